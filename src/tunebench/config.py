@@ -1,0 +1,168 @@
+"""The study schema: what a YAML study may say, validated with one clear message per mistake.
+
+A study is a grid: backbones x tasks x methods (each with its config) x seeds x training
+variants. `expand` turns it into fully resolved runs, each with a stable id (a hash of
+everything that can change its result).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from tunebench.errors import UserError
+from tunebench.methods import METHODS, AnyMethodConfig
+from tunebench.tasks.config import TaskConfig
+from tunebench.training.config import TrainingConfig
+
+_method_adapter = TypeAdapter(AnyMethodConfig)
+
+
+class MethodEntry(BaseModel):
+    """One method of a study: its config, and training overrides that apply to it alone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: AnyMethodConfig
+    training: dict[str, Any] = Field(default_factory=dict)
+
+
+class StudyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    backbones: list[str] = Field(min_length=1)
+    tasks: list[TaskConfig] = Field(min_length=1)
+    methods: list[MethodEntry] = Field(min_length=1)
+    seeds: list[int] = Field(default=[0], min_length=1)
+    training: TrainingConfig = TrainingConfig()
+    variants: list[dict[str, Any]] = Field(default_factory=lambda: [{}], min_length=1)
+    """Training overrides to cross with everything else (e.g. two learning rates)."""
+    save_checkpoints: bool = False
+    """Write each run's trainable weights (safetensors) under checkpoints/ in the study folder."""
+    trust_remote_code: bool = False
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _task_names_as_strings(cls, tasks: Any) -> Any:
+        return [{"name": t} if isinstance(t, str) else t for t in tasks or []]
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _method_entries(cls, methods: Any) -> Any:
+        entries = []
+        for entry in methods or []:
+            if isinstance(entry, str):
+                entry = {"name": entry}
+            if isinstance(entry, dict) and "method" not in entry:
+                entry = dict(entry)
+                training = entry.pop("training", {})
+                entry = {"method": entry, "training": training}
+            entries.append(entry)
+        return entries
+
+
+class RunSpec(BaseModel):
+    """One fully resolved cell of the grid: everything that determines its result."""
+
+    model_config = ConfigDict(frozen=True)
+    backbone: str
+    task: TaskConfig
+    method: AnyMethodConfig
+    seed: int
+    training: TrainingConfig
+    trust_remote_code: bool = False
+
+    @property
+    def run_id(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_study(path: Path) -> StudyConfig:
+    """Read and validate a study file; every problem becomes one UserError naming the field."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such study file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise UserError(
+            f"{path}: a study must be a YAML mapping with name, backbones, tasks, methods"
+        )
+    try:
+        study = StudyConfig.model_validate(raw)
+        expand(study)  # overrides are validated against the training schema here
+    except ValidationError as error:
+        raise UserError(f"{path}: {describe(error)}") from error
+    except UserError as error:
+        raise UserError(f"{path}: {error}") from error
+    return study
+
+
+def expand(study: StudyConfig) -> list[RunSpec]:
+    """The study's runs, in a stable order: backbone, task, method, variant, seed."""
+    trainings = {
+        (m, v): _training(study, m, v)
+        for m in range(len(study.methods))
+        for v in range(len(study.variants))
+    }
+    runs = []
+    for backbone, task, (m, entry), (v, _), seed in itertools.product(
+        study.backbones,
+        study.tasks,
+        enumerate(study.methods),
+        enumerate(study.variants),
+        study.seeds,
+    ):
+        runs.append(
+            RunSpec(
+                backbone=backbone,
+                task=task,
+                method=entry.method,
+                seed=seed,
+                training=trainings[(m, v)],
+                trust_remote_code=study.trust_remote_code,
+            )
+        )
+    return runs
+
+
+def _training(study: StudyConfig, method_index: int, variant_index: int) -> TrainingConfig:
+    """Study defaults < the method's own overrides < the variant; lr falls back to the method's."""
+    entry = study.methods[method_index]
+    settings = {
+        **study.training.model_dump(),
+        **entry.training,
+        **study.variants[variant_index],
+    }
+    if settings.get("learning_rate") is None:
+        settings["learning_rate"] = METHODS[entry.method.name].default_lr
+    try:
+        return TrainingConfig.model_validate(settings)
+    except ValidationError as error:
+        where = f"methods.{method_index}.training or variants.{variant_index}"
+        raise UserError(f"{where}: {describe(error)}") from error
+
+
+def describe(error: ValidationError) -> str:
+    """Pydantic errors as 'field.path: message' lines, one per problem."""
+    lines = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"] if part not in _UNION_TAGS)
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown field"
+        given = problem.get("input")
+        shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
+        lines.append(f"{location}: {message}{shown}")
+    return "; ".join(lines)
+
+
+_UNION_TAGS = {"method"} | set(METHODS)

@@ -1,0 +1,27 @@
+"""`ia3`: learned rescaling of keys, values and feed-forward activations (Liu et al., 2022)."""
+
+from typing import Literal
+
+from peft import IA3Config as PeftIA3Config
+from peft import TaskType, get_peft_model
+
+from tunebench.methods.base import Method, MethodConfig
+
+
+class IA3Config(MethodConfig):
+    name: Literal["ia3"] = "ia3"
+    target_modules: list[str] | None = None
+    """None = peft's default for the architecture (key, value, feed-forward output)."""
+    feedforward_modules: list[str] | None = None
+
+
+def apply(model, config: IA3Config, backbone_path: str):
+    peft_config = PeftIA3Config(
+        task_type=TaskType.SEQ_CLS,
+        target_modules=config.target_modules,
+        feedforward_modules=config.feedforward_modules,
+    )
+    return get_peft_model(model, peft_config)
+
+
+METHOD = Method("ia3", IA3Config, 5e-3, "learned scaling vectors on k, v and feed-forward", apply)

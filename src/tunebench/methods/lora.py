@@ -1,0 +1,35 @@
+"""`lora`: low-rank updates on chosen linear layers, through peft (Hu et al., 2021)."""
+
+from typing import Literal
+
+from peft import LoraConfig as PeftLoraConfig
+from peft import TaskType, get_peft_model
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from tunebench.methods.base import Method, MethodConfig
+
+
+class LoraConfig(MethodConfig):
+    name: Literal["lora"] = "lora"
+    r: PositiveInt = 8
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    target_modules: list[str] | None = None
+    """Module names to adapt; None = peft's default for the architecture (query/value, q/v_proj)."""
+    layers: list[NonNegativeInt] | None = None
+    """Block indices to adapt; None = every block."""
+
+
+def apply(model, config: LoraConfig, backbone_path: str):
+    peft_config = PeftLoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=config.r,
+        lora_alpha=config.alpha,
+        lora_dropout=config.dropout,
+        target_modules=config.target_modules,
+        layers_to_transform=config.layers,
+    )
+    return get_peft_model(model, peft_config)
+
+
+METHOD = Method("lora", LoraConfig, 1e-3, "low-rank adapters on attention projections", apply)

@@ -1,0 +1,321 @@
+"""Turning stored runs into what users read: JSON, CSV, and the comparison table.
+
+`summary_rows` holds all the arithmetic (grouping, mean ± std over seeds, best per column) as
+plain data, so every renderer (the rich table here, later Markdown/LaTeX/HTML reports) shows
+the same numbers and only decides how they look.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from rich.table import Table
+from rich.text import Text
+
+from tunebench.store import RunRecord, json_safe
+
+_HIGHER_IS_PERCENT = ("accuracy", "f1", "auroc", "precision", "recall")
+_RUN_CSV_COLUMNS = (
+    "run_id",
+    "study",
+    "status",
+    "reason",
+    "backbone",
+    "task",
+    "method",
+    "seed",
+    "started_at",
+    "finished_at",
+)
+
+
+def records_to_dicts(records: Iterable[RunRecord]) -> list[dict[str, Any]]:
+    """One JSON-ready dict per run; metrics, costs, config and provenance stay nested."""
+    return [
+        {
+            "run_id": r.run_id,
+            "study": r.study,
+            "status": r.status,
+            "reason": r.reason,
+            "backbone": r.backbone,
+            "task": r.task,
+            "method": r.method,
+            "seed": r.seed,
+            "metrics": r.metrics,
+            "costs": r.costs,
+            "config": r.config,
+            "provenance": r.provenance,
+            "history": r.history,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+        }
+        for r in records
+    ]
+
+
+def write_json(records: Iterable[RunRecord], stream: TextIO) -> None:
+    """All runs as a JSON list (NaN/inf written as null, as in the store)."""
+    json.dump(json_safe(records_to_dicts(records)), stream, indent=2, allow_nan=False)
+    stream.write("\n")
+
+
+def write_csv(records: Sequence[RunRecord], stream: TextIO) -> None:
+    """One spreadsheet row per run.
+
+    Metrics and costs become dotted columns (`metrics.test.accuracy`, `costs.train_seconds`);
+    deeper values such as per-class reports are one JSON cell each. `label` is the method name
+    plus what distinguishes its configs (as in the table), `config` one JSON cell; provenance
+    is left out (the same for every run of a study; it is in the JSON output).
+    """
+    labels = method_labels(records)
+    rows = []
+    for r in records:
+        row: dict[str, Any] = {name: getattr(r, name) for name in _RUN_CSV_COLUMNS}
+        row["label"] = labels[r.run_id]
+        row.update(_flatten("metrics", r.metrics, depth=2))
+        row.update(_flatten("costs", r.costs, depth=1))
+        row["config"] = json.dumps(json_safe(r.config))
+        rows.append(row)
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    writer = csv.DictWriter(stream, fieldnames=columns or [*_RUN_CSV_COLUMNS, "label"])
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _flatten(prefix: str, value: Any, depth: int) -> dict[str, Any]:
+    """`{prefix.key...: scalar}` down `depth` levels of dicts; anything deeper as a JSON string."""
+    if isinstance(value, dict) and depth > 0:
+        flat: dict[str, Any] = {}
+        for key, inner in value.items():
+            flat.update(_flatten(f"{prefix}.{key}", inner, depth - 1))
+        return flat
+    if isinstance(value, dict | list):
+        return {prefix: json.dumps(json_safe(value))}
+    return {prefix: value}
+
+
+def method_labels(records: Iterable[RunRecord]) -> dict[str, str]:
+    """run_id → method label: the method name, plus `key=value` for each field of
+    `config["method"]` or `config["training"]` that differs between the runs of that method
+    (`lora r=8`, `full learning_rate=0.0001`), so that different settings never share a row."""
+    records = list(records)
+    configs: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        distinct = configs.setdefault(r.method, [])
+        if _method_config(r) not in distinct:
+            distinct.append(_method_config(r))
+    differing: dict[str, list[str]] = {}
+    for method, seen in configs.items():
+        keys = dict.fromkeys(key for config in seen for key in config)
+        differing[method] = [k for k in keys if len({repr(c.get(k)) for c in seen}) > 1]
+    labels = {}
+    for r in records:
+        own = _method_config(r)
+        suffix = " ".join(f"{k}={_short(own[k])}" for k in differing[r.method] if k in own)
+        labels[r.run_id] = f"{r.method} {suffix}" if suffix else r.method
+    return labels
+
+
+def _method_config(record: RunRecord) -> dict[str, Any]:
+    method = record.config.get("method")
+    training = record.config.get("training")
+    fields = dict(training) if isinstance(training, dict) else {}
+    if isinstance(method, dict):
+        fields.update({k: v for k, v in method.items() if k != "name"})
+    return fields
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def lower_is_better(metric: str) -> bool:
+    """Losses and perplexity go down; accuracy, f1, auroc and the like go up."""
+    return metric.endswith("loss") or metric == "perplexity"
+
+
+def summary_rows(records: Iterable[RunRecord], metric: str = "accuracy") -> list[dict[str, Any]]:
+    """One dict per (backbone, method label) over completed runs, in order of first run.
+
+    Each row: `backbone`, `method` (label), `tasks` {task: {mean, std, n, best}} for the test
+    `metric` (std is the sample std over seeds, None below 2 values), `train_seconds` (mean),
+    `peak_host_mb` (max over runs: what a machine must have), `trainable_params` and
+    `total_params` (means), `n` (distinct seeds), and `best_train_seconds`. `best` marks the
+    best mean of a column when at least two rows have one; ties are all best.
+    """
+    records = list(records)
+    labels = method_labels(records)
+    completed = [r for r in records if r.status == "completed"]
+    tasks = list(dict.fromkeys(r.task for r in completed))
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    for r in completed:
+        groups.setdefault((r.backbone, labels[r.run_id]), []).append(r)
+
+    rows = []
+    for (backbone, label), runs in groups.items():
+        rows.append(
+            {
+                "backbone": backbone,
+                "method": label,
+                "tasks": {
+                    task: _stats([_test_metric(r, metric) for r in runs if r.task == task])
+                    for task in tasks
+                },
+                "train_seconds": _mean(_costs(runs, "train_seconds")),
+                "peak_host_mb": max(_costs(runs, "peak_host_mb"), default=None),
+                "trainable_params": _mean(_costs(runs, "trainable_params")),
+                "total_params": _mean(_costs(runs, "total_params")),
+                "n": len({r.seed for r in runs}),
+            }
+        )
+    for task in tasks:
+        cells = [row["tasks"][task] for row in rows]
+        best = _best([cell["mean"] for cell in cells], lower_is_better(metric))
+        for cell, is_best in zip(cells, best, strict=True):
+            cell["best"] = is_best
+    fastest = _best([row["train_seconds"] for row in rows], lower=True)
+    for row, is_best in zip(rows, fastest, strict=True):
+        row["best_train_seconds"] = is_best
+    return rows
+
+
+def _test_metric(record: RunRecord, metric: str) -> float | None:
+    return record.metrics.get("test", {}).get(metric)
+
+
+def _costs(runs: list[RunRecord], key: str) -> list[float]:
+    return [r.costs[key] for r in runs if r.costs.get(key) is not None]
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def _stats(values: list[float | None]) -> dict[str, Any]:
+    present = [v for v in values if v is not None]
+    return {
+        "mean": _mean(present),
+        "std": statistics.stdev(present) if len(present) >= 2 else None,
+        "n": len(present),
+        "best": False,
+    }
+
+
+def _best(values: list[float | None], lower: bool) -> list[bool]:
+    present = [v for v in values if v is not None]
+    if len(present) < 2:
+        return [False] * len(values)
+    target = min(present) if lower else max(present)
+    return [v == target for v in values]
+
+
+def comparison_table(records: Iterable[RunRecord], metric: str = "accuracy") -> Table:
+    """The rich rendering of `summary_rows`: best per column in bold, failures in the caption."""
+    records = list(records)
+    rows = summary_rows(records, metric)
+    tasks = list(rows[0]["tasks"]) if rows else []
+    percent = any(word in metric for word in _HIGHER_IS_PERCENT)
+
+    table = Table(caption=_caption(records, metric, percent), caption_justify="left")
+    table.add_column("Backbone", no_wrap=True)
+    table.add_column("Method")
+    for task in tasks:
+        table.add_column(f"{task} {metric}", justify="right")
+    for header in ("train s", "peak RAM MB", "trainable", "n"):
+        table.add_column(header, justify="right", no_wrap=True)
+
+    for row in rows:
+        metric_cells = [
+            _cell(_mean_std(row["tasks"][t], percent), row["tasks"][t]["best"]) for t in tasks
+        ]
+        table.add_row(
+            Text(row["backbone"]),  # Text, not str: labels may hold `[...]`, which is markup
+            Text(row["method"]),
+            *metric_cells,
+            _cell(_number(row["train_seconds"], ".1f"), row["best_train_seconds"]),
+            Text(_number(row["peak_host_mb"], ".0f")),
+            Text(_trainable(row["trainable_params"], row["total_params"])),
+            Text(str(row["n"])),
+        )
+    return table
+
+
+def _caption(records: list[RunRecord], metric: str, percent: bool) -> str:
+    lines = [f"test {metric}{' in %' if percent else ''}, mean ± std over seeds; best in bold"]
+    failed = sum(r.status == "failed" for r in records)
+    running = sum(r.status == "running" for r in records)
+    if failed:
+        lines.append(f"{failed} run{'s' if failed > 1 else ''} failed: see --format json")
+    if running:
+        lines.append(f"{running} run{'s' if running > 1 else ''} still running or interrupted")
+    return "\n".join(lines)
+
+
+def _cell(text: str, best: bool) -> Text:
+    return Text(text, style="bold" if best else "")
+
+
+def _mean_std(stats: dict[str, Any], percent: bool) -> str:
+    if stats["mean"] is None:
+        return "—"
+    scale, spec = (100, ".2f") if percent else (1, ".4f")
+    text = format(stats["mean"] * scale, spec)
+    if stats["std"] is not None:
+        text += f" ± {format(stats['std'] * scale, spec)}"
+    return text
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _trainable(trainable: float | None, total: float | None) -> str:
+    """`74.5K (1.68%)`: count of trainable parameters and their share of the model."""
+    if trainable is None:
+        return "—"
+    text = _human(trainable)
+    if total:
+        text += f" ({100 * trainable / total:.2f}%)"
+    return text
+
+
+def _human(count: float) -> str:
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if count >= scale:
+            return f"{count / scale:.1f}{suffix}"
+    return f"{count:.0f}"
+
+
+def write_markdown(records: Iterable[RunRecord], stream: TextIO, metric: str = "accuracy") -> None:
+    """The comparison table as GitHub Markdown: best per column in bold, caption below."""
+    records = list(records)
+    rows = summary_rows(records, metric)
+    tasks = list(rows[0]["tasks"]) if rows else []
+    percent = any(word in metric for word in _HIGHER_IS_PERCENT)
+    headers = ["Backbone", "Method", *(f"{t} {metric}" for t in tasks)]
+    headers += ["train s", "peak RAM MB", "trainable", "n"]
+    stream.write("| " + " | ".join(headers) + " |\n")
+    stream.write("|" + "|".join(["---"] * 2 + ["--:"] * (len(headers) - 2)) + "|\n")
+    for row in rows:
+        cells = [_md(row["backbone"]), _md(row["method"])]
+        for task in tasks:
+            stats = row["tasks"][task]
+            cells.append(_bold(_mean_std(stats, percent), stats["best"]))
+        cells.append(_bold(_number(row["train_seconds"], ".1f"), row["best_train_seconds"]))
+        cells.append(_number(row["peak_host_mb"], ".0f"))
+        cells.append(_trainable(row["trainable_params"], row["total_params"]))
+        cells.append(str(row["n"]))
+        stream.write("| " + " | ".join(cells) + " |\n")
+    stream.write("\n" + _caption(records, metric, percent).replace("\n", "  \n") + "\n")
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _bold(text: str, best: bool) -> str:
+    return f"**{text}**" if best else text

@@ -1,0 +1,123 @@
+"""Run a study: every run of the grid, resumably, recording each result as it finishes.
+
+Completed runs are skipped on a re-run; failed and interrupted ones (left 'running' by a killed
+process) are tried again. One failing run never stops the study: its reason is recorded.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tunebench.config import RunSpec, StudyConfig, expand
+from tunebench.provenance import collect_provenance
+from tunebench.runner import execute
+from tunebench.store import ResultsStore
+from tunebench.tasks import load_task
+from tunebench.training.loop import RunFailed
+
+
+@dataclass
+class StudySummary:
+    total: int
+    skipped: int
+    completed: int
+    failed: int
+
+
+def run_study(study: StudyConfig, output_dir: Path, console: Console) -> StudySummary:
+    runs = expand(study)
+    for task in {spec.task.model_dump_json(): spec.task for spec in runs}.values():
+        load_task(task)  # bad data stops the study before any training, with one clear message
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "study.yaml").write_text(
+        yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
+    )
+    summary = StudySummary(len(runs), 0, 0, 0)
+    with ResultsStore(output_dir / "results.sqlite") as store, _progress(console) as progress:
+        done = store.completed_ids()
+        todo = [spec for spec in runs if spec.run_id not in done]
+        summary.skipped = len(runs) - len(todo)
+        overall = progress.add_task("runs", total=len(runs), completed=summary.skipped, loss="")
+        for spec in todo:
+            label = f"{spec.backbone} · {spec.task.name} · {_method_label(spec)} · seed {spec.seed}"
+            steps = progress.add_task(label, total=None, loss="")
+
+            def on_step(step: int, total: int, loss: float | None, steps=steps) -> None:
+                shown = f"loss {loss:.4f}" if loss is not None else ""
+                progress.update(steps, completed=step, total=total, loss=shown)
+
+            status, reason = _run_one(spec, study, output_dir, store, on_step)
+            progress.remove_task(steps)
+            progress.advance(overall)
+            if status == "completed":
+                summary.completed += 1
+            else:
+                summary.failed += 1
+                console.print(f"[red]run {spec.run_id} ({label}) failed:[/red] {reason}")
+    return summary
+
+
+def _run_one(spec: RunSpec, study: StudyConfig, output_dir: Path, store: ResultsStore, on_step):
+    task = load_task(spec.task)
+    provenance = {**collect_provenance(), "data_sha256": task.data_sha256}
+    store.start(
+        spec.run_id,
+        study.name,
+        spec.backbone,
+        spec.task.name,
+        spec.method.name,
+        spec.seed,
+        spec.model_dump(mode="json"),
+        provenance,
+    )
+    checkpoint_dir = output_dir / "checkpoints" / spec.run_id if study.save_checkpoints else None
+    try:
+        outcome = execute(spec, checkpoint_dir, on_step)
+    except RunFailed as failure:
+        return _fail(store, spec, str(failure))
+    except torch.OutOfMemoryError as error:
+        return _fail(store, spec, f"out_of_memory: {error}")
+    except Exception as error:  # noqa: BLE001 - a broken run must not stop the study
+        log = output_dir / "logs" / f"{spec.run_id}.log"
+        log.parent.mkdir(exist_ok=True)
+        log.write_text(traceback.format_exc())
+        return _fail(store, spec, f"error: {type(error).__name__}: {error} (traceback: {log})")
+    store.finish(spec.run_id, "completed", outcome.metrics, outcome.costs, outcome.history)
+    return "completed", None
+
+
+def _fail(store: ResultsStore, spec: RunSpec, reason: str):
+    store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
+    return "failed", reason
+
+
+def _method_label(spec: RunSpec) -> str:
+    settings = spec.method.model_dump(exclude={"name"})
+    shown = ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)
+    return f"{spec.method.name}({shown})" if shown else spec.method.name
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[loss]}"),
+        console=console,
+    )

@@ -1,0 +1,105 @@
+"""Stratified, seeded splitting and subsetting, shared by built-in and file tasks.
+
+Written out rather than delegated to scikit-learn so the rule is simple to state in the docs:
+each class is shuffled with the seed and cut by the split fractions (largest-remainder rounding,
+and at least one row per class in every split), and a subset takes each class in proportion.
+Indices come back sorted, so a split keeps the source's row order and the same inputs always
+give byte-identical splits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tunebench.tasks.base import Split, TaskData
+
+SPLIT_SEED = 0  # fixed: official splits never change with a study's data_seed
+
+
+def apportion(total: int, weights: Sequence[float]) -> list[int]:
+    """Integers proportional to `weights` that sum to `total` (largest remainder, ties by order)."""
+    w = np.asarray(weights, dtype=float)
+    quotas = total * w / w.sum()
+    counts = np.floor(quotas).astype(int)
+    short = total - int(counts.sum())
+    order = np.argsort(-(quotas - counts), kind="stable")
+    counts[order[:short]] += 1
+    return counts.tolist()
+
+
+def stratified_split(
+    labels: Sequence[int], fractions: Sequence[float], seed: int = SPLIT_SEED
+) -> list[list[int]]:
+    """Row indices for each part; every class appears in every part.
+
+    Raises ValueError when a class has fewer rows than there are parts (callers that read user
+    data check this first and name the label).
+    """
+    y = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[] for _ in fractions]
+    for cls in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == cls))
+        if len(rows) < len(fractions):
+            raise ValueError(f"class {cls} has {len(rows)} rows, fewer than {len(fractions)}")
+        sizes = apportion(len(rows), fractions)
+        for i, size in enumerate(sizes):
+            if size == 0:  # give the empty part one row from the largest
+                sizes[int(np.argmax(sizes))] -= 1
+                sizes[i] = 1
+        for part, chunk in zip(parts, np.split(rows, np.cumsum(sizes)[:-1]), strict=True):
+            part.extend(chunk.tolist())
+    return [sorted(p) for p in parts]
+
+
+def stratified_subset(labels: Sequence[int], n: int, seed: int) -> list[int]:
+    """`n` row indices drawn per class in proportion to its size; all rows if `n` >= len."""
+    y = np.asarray(labels)
+    if n >= len(y):
+        return list(range(len(y)))
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    chosen: list[int] = []
+    for cls, take in zip(classes, apportion(n, counts), strict=True):
+        chosen.extend(rng.permutation(np.flatnonzero(y == cls))[:take].tolist())
+    return sorted(chosen)
+
+
+def select(
+    texts: Sequence[str],
+    labels: Sequence[int],
+    pairs: Sequence[str] | None,
+    indices: Sequence[int],
+) -> Split:
+    """A Split of the rows at `indices`, in fresh lists so no caller can alter cached data."""
+    return Split(
+        texts=[texts[i] for i in indices],
+        labels=[int(labels[i]) for i in indices],
+        text_pairs=None if pairs is None else [pairs[i] for i in indices],
+    )
+
+
+def _subset(split: Split, n: int | None, seed: int) -> Split:
+    if n is None or n >= len(split):
+        return split
+    return select(
+        split.texts, split.labels, split.text_pairs, stratified_subset(split.labels, n, seed)
+    )
+
+
+def limit(data: TaskData, max_train: int | None, max_eval: int | None, data_seed: int) -> TaskData:
+    """Cap the splits for quick studies.
+
+    Train takes a subset seeded by `data_seed`; validation and test use the fixed split seed, so
+    every run of a study (any method, any seed) is scored on the same examples.
+    """
+    return TaskData(
+        name=data.name,
+        label_names=data.label_names,
+        train=_subset(data.train, max_train, data_seed),
+        validation=_subset(data.validation, max_eval, SPLIT_SEED),
+        test=_subset(data.test, max_eval, SPLIT_SEED),
+        data_sha256=data.data_sha256,
+    )

@@ -1,0 +1,1 @@
+"""Training: tokenised batches, the accelerate loop, metrics and cost metering."""

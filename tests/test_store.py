@@ -1,0 +1,186 @@
+"""The results store keeps every recorded run through crashes and concurrent writers."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import multiprocessing
+import os
+import signal
+import sqlite3
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import pytest
+
+from tunebench.errors import UserError
+from tunebench.store import ResultsStore, RunRecord
+
+METRICS = {"test": {"accuracy": 0.1 + 0.2, "loss": 1 / 3}, "validation": {"accuracy": 0.5}}
+COSTS = {"train_seconds": 12.5, "peak_host_mb": 812.25, "trainable_params": 74_500}
+
+
+def _start(store: ResultsStore, run_id: str, seed: int = 0) -> None:
+    store.start(
+        run_id,
+        study="demo",
+        backbone="bert-tiny",
+        task="sst2",
+        method="lora",
+        seed=seed,
+        config={"method": {"name": "lora", "r": 8}, "lr": 1e-4},
+        provenance={"versions": {"torch": "2.13.0"}},
+    )
+
+
+def _write_runs(path: Path, prefix: str, count: int) -> None:
+    """Worker for the concurrency test (module level so spawn can import it)."""
+    with ResultsStore(path) as store:
+        for i in range(count):
+            run_id = f"{prefix}-{i}"
+            _start(store, run_id, seed=i)
+            status = "failed" if i % 5 == 0 else "completed"
+            store.finish(run_id, status, METRICS, COSTS, [{"step": i, "loss": 0.5}])
+
+
+def _write_forever(path: Path, conn: Connection) -> None:
+    """Worker for the kill test: reports each run id only after its finish() committed."""
+    history = [{"step": step, "loss": 1.0 / (step + 1)} for step in range(500)]
+    with ResultsStore(path) as store:
+        for i in range(1_000_000):
+            run_id = f"run-{i}"
+            _start(store, run_id, seed=i)
+            store.finish(run_id, "completed", METRICS, COSTS, history)
+            conn.send(run_id)
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    with ResultsStore(tmp_path / "study" / "results.sqlite") as store:
+        _start(store, "r1", seed=3)
+        assert store.status("r1") == "running"
+        store.finish("r1", "completed", METRICS, COSTS, [{"step": 1, "loss": 0.7}])
+
+    with ResultsStore(tmp_path / "study" / "results.sqlite") as store:
+        [record] = store.runs()
+    assert isinstance(record, RunRecord)
+    assert (record.run_id, record.study, record.status, record.reason) == (
+        "r1",
+        "demo",
+        "completed",
+        None,
+    )
+    assert (record.backbone, record.task, record.method, record.seed) == (
+        "bert-tiny",
+        "sst2",
+        "lora",
+        3,
+    )
+    assert record.metrics == METRICS  # floats exact, not rounded
+    assert record.costs == COSTS
+    assert record.config == {"method": {"name": "lora", "r": 8}, "lr": 1e-4}
+    assert record.provenance == {"versions": {"torch": "2.13.0"}}
+    assert record.history == [{"step": 1, "loss": 0.7}]
+    assert record.started_at <= record.finished_at
+    assert record.started_at.endswith("+00:00")
+
+
+def test_nan_and_inf_are_stored_as_null(tmp_path: Path) -> None:
+    path = tmp_path / "results.sqlite"
+    with ResultsStore(path) as store:
+        _start(store, "r1")
+        store.finish("r1", "failed", {"test": {"loss": math.nan}}, {"mfu": math.inf}, [math.nan])
+        [record] = store.runs()
+    assert record.metrics == {"test": {"loss": None}}
+    assert record.costs == {"mfu": None}
+    assert record.history == [None]
+    raw = sqlite3.connect(path).execute("SELECT metrics FROM runs").fetchone()[0]
+    assert raw == '{"test": {"loss": null}}'
+
+
+def test_start_replaces_a_failed_run(tmp_path: Path) -> None:
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        _start(store, "r1")
+        store.finish("r1", "failed", {}, {}, [], reason="CUDA out of memory")
+        assert store.status("r1") == "failed"
+        _start(store, "r1", seed=7)
+        [record] = store.runs()
+    assert (record.status, record.reason, record.seed, record.metrics) == ("running", None, 7, {})
+    assert record.finished_at is None
+
+
+def test_completed_ids_status_and_filter(tmp_path: Path) -> None:
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        for run_id in ("a", "b", "c"):
+            _start(store, run_id)
+        store.finish("a", "completed", METRICS, COSTS, [])
+        store.finish("b", "failed", {}, {}, [], reason="diverged")
+        assert store.completed_ids() == {"a"}
+        assert store.status("c") == "running"
+        assert store.status("never") is None
+        assert [r.run_id for r in store.runs()] == ["a", "b", "c"]
+        assert [r.run_id for r in store.runs("failed")] == ["b"]
+        with pytest.raises(KeyError):
+            store.finish("never", "completed", {}, {}, [])
+
+
+def test_a_file_that_is_not_sqlite_is_a_user_error(tmp_path: Path) -> None:
+    path = tmp_path / "results.sqlite"
+    path.write_text("run_id,accuracy\nr1,0.9\n" * 100)
+    with pytest.raises(UserError, match="results.sqlite"):
+        ResultsStore(path)
+
+
+def test_an_sqlite_file_without_runs_is_a_user_error(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE things (x)")
+    with pytest.raises(UserError, match="other.db"):
+        ResultsStore(path)
+
+
+def test_two_processes_write_one_store(tmp_path: Path) -> None:
+    path = tmp_path / "results.sqlite"  # created by whichever worker opens it first
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=_write_runs, args=(path, p, 50)) for p in ("a", "b")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0, 0]
+
+    with ResultsStore(path) as store:
+        records = store.runs()
+        assert len(records) == 100
+        for record in records:
+            index = int(record.run_id.split("-")[1])
+            assert record.status == ("failed" if index % 5 == 0 else "completed")
+            assert record.seed == index
+        assert len(store.completed_ids()) == 80
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_killed_writer_loses_nothing_it_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "results.sqlite"
+    spawn = multiprocessing.get_context("spawn")
+    receiver, sender = spawn.Pipe(duplex=False)
+    child = spawn.Process(target=_write_forever, args=(path, sender))
+    child.start()
+    sender.close()
+    reported = []
+    while len(reported) < 30:  # the child is mid-write nearly all the time
+        assert receiver.poll(30), "the writer reported nothing for 30 s"
+        reported.append(receiver.recv())
+    time.sleep(0.013)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    with contextlib.suppress(EOFError):  # ids sent before the kill are still in the pipe
+        while receiver.poll():
+            reported.append(receiver.recv())
+
+    with ResultsStore(path) as store:
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        completed = store.completed_ids()
+        assert set(reported) <= completed
+        assert all(r.history and r.metrics == METRICS for r in store.runs("completed"))

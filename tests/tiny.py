@@ -1,0 +1,49 @@
+"""Tiny random models built from configs, for fast unit tests (no download, < 0.1 s each)."""
+
+import torch
+from transformers import BertConfig, BertModel, LlamaConfig, LlamaModel
+
+from tunebench.heads import SequenceClassifier
+
+
+def tiny_bert() -> BertModel:
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    return BertModel(config, add_pooling_layer=False)
+
+
+def tiny_llama() -> LlamaModel:
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        pad_token_id=0,
+    )
+    return LlamaModel(config)
+
+
+def tiny_classifier(kind: str, num_labels: int = 2) -> SequenceClassifier:
+    backbone = tiny_bert() if kind == "encoder" else tiny_llama()
+    return SequenceClassifier(backbone, num_labels, "mean" if kind == "encoder" else "last")
+
+
+def toy_batch(batch_size: int = 4, length: int = 8) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(1, 100, (batch_size, length), generator=generator)
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[0, -3:] = 0  # one right-padded row
+    input_ids[0, -3:] = 0
+    labels = torch.arange(batch_size) % 2
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
