@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,7 @@ def _converted_smollm2() -> Path:
     from transformers import AutoModelForCausalLM
 
     gguf = assets.smollm2_gguf()
+    print(f"converting {gguf.name} to safetensors once (about 30 s) into {target}", file=sys.stderr)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # A GGUF-loaded model carries quantization metadata that save_pretrained may refuse:

@@ -20,7 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Compare fine-tuning methods: quality and cost side by side.",
 )
-console = Console()
+# Piped output (make demo | tee, CI logs) gets a wide table instead of rich's 80-column default.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 errors = Console(stderr=True)
 
 
@@ -147,6 +148,7 @@ def _quiet_libraries() -> None:
     import transformers
 
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
     logging.getLogger("adapters").setLevel(logging.ERROR)
 
 
