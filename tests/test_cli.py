@@ -1,12 +1,19 @@
 """The command line: user errors are one message and exit code 2, never a traceback."""
 
+import os
 import subprocess
 import sys
 
 
 def cli(*args, cwd=None):
+    """The real command in a subprocess; Hub lookups fail at once instead of trying the network."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "tunebench.cli", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "tunebench.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
     )
 
 
@@ -49,3 +56,17 @@ def test_list_methods_shows_all_nine():
         "adapter",
     ):
         assert name in done.stdout
+
+
+def test_unknown_backbone_stops_the_study_before_training(tmp_path):
+    study = tmp_path / "bad.yaml"
+    missing = tmp_path / "no-such-model"
+    study.write_text(
+        f"name: x\nbackbones: ['{missing}']\ntasks: [{{name: t, path: '{tmp_path / 'd.csv'}'}}]\n"
+        "methods: [frozen]\n"
+    )
+    (tmp_path / "d.csv").write_text("text,label\n" + "".join(f"t{i},{i % 2}\n" for i in range(20)))
+    done = cli("run", str(study), "-o", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert f"backbone '{missing}'" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "results.sqlite").exists()

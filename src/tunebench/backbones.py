@@ -19,6 +19,7 @@ from transformers import (
     AutoConfig,
     AutoModel,
     AutoTokenizer,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
@@ -72,18 +73,23 @@ def model_path(name: str) -> str:
     return name  # a Hugging Face Hub id: transformers resolves (and caches) it
 
 
-def load_backbone(name: str, trust_remote_code: bool = False) -> Backbone:
-    """Load the bare transformer and a tokenizer ready for batched, right-padded input."""
-    path = model_path(name)
+def load_config(name: str, trust_remote_code: bool = False) -> PretrainedConfig:
+    """The backbone's config: cheap, so a study checks every backbone before training any."""
     try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        model = AutoModel.from_pretrained(path, config=config, trust_remote_code=trust_remote_code)
-    except OSError as error:
+        return AutoConfig.from_pretrained(model_path(name), trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as error:
         raise UserError(
             f"backbone '{name}': not a packaged alias ({', '.join(ALIASES)}), a local model "
             f"folder, or a reachable Hugging Face id ({error})"
         ) from error
+
+
+def load_backbone(name: str, trust_remote_code: bool = False) -> Backbone:
+    """Load the bare transformer and a tokenizer ready for batched, right-padded input."""
+    config = load_config(name, trust_remote_code)
+    path = model_path(name)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    model = AutoModel.from_pretrained(path, config=config, trust_remote_code=trust_remote_code)
     kind: Kind = "decoder" if config.is_decoder or _is_causal(config) else "encoder"
     if getattr(model, "pooler", None) is not None:
         model.pooler = None  # our head pools by itself; an unused pooler would inflate counts

@@ -22,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from tunebench.backbones import load_config
 from tunebench.config import RunSpec, StudyConfig, expand
 from tunebench.provenance import collect_provenance
 from tunebench.runner import execute
@@ -40,8 +41,11 @@ class StudySummary:
 
 def run_study(study: StudyConfig, output_dir: Path, console: Console) -> StudySummary:
     runs = expand(study)
+    # Bad data or an unknown backbone stops the study before any training, with one message.
     for task in {spec.task.model_dump_json(): spec.task for spec in runs}.values():
-        load_task(task)  # bad data stops the study before any training, with one clear message
+        load_task(task)
+    for backbone in study.backbones:
+        load_config(backbone, study.trust_remote_code)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "study.yaml").write_text(
         yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
