@@ -20,6 +20,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from tunebench import assets
+from tunebench.provenance import collect_provenance
 
 
 class PeakHostMemory:
@@ -66,7 +67,8 @@ def machine_peak_flops(device: torch.device) -> float:
 def _machine_key(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}:bf16"
-    return f"cpu:{platform.processor() or platform.machine()}:{torch.get_num_threads()}threads:fp32"
+    cpu = collect_provenance()["cpu_model"] or platform.machine()
+    return f"cpu:{cpu}:{torch.get_num_threads()}threads:fp32"
 
 
 def _measure_matmul_flops(device: torch.device) -> float:
