@@ -1,0 +1,110 @@
+"""Text embeddings computed once per distinct text and kept on disk.
+
+In the frozen pipeline the language model never changes, so a text's embedding never changes:
+embed every distinct text once (longest first, padded only to the batch's longest), store it,
+and let every downstream epoch, model and seed read the stored vectors. The cache key is the
+identity of the frozen encoder (its weights' fingerprint, pooling, max length) plus the text's
+sha256; entries are safetensors files, never pickles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+
+from tunebench.heads import Pooling, pool
+from tunebench.training.data import eval_batches
+
+Encode = Callable[[list[str]], np.ndarray]
+"""texts -> (len(texts), width) float32 embeddings"""
+
+
+def text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """sha256 over every parameter's name, shape and bytes: changes whenever the weights do."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class EmbeddingCache:
+    """One folder per encoder identity; each `embed` call appends one shard of new vectors."""
+
+    def __init__(self, root: Path, identity: str):
+        self.folder = root / hashlib.sha256(identity.encode()).hexdigest()[:24]
+        self.texts_encoded = 0  # what the backbone actually saw through this object
+        self._vectors: dict[bytes, np.ndarray] = {}
+        self._load()
+
+    def _load(self) -> None:
+        for shard in sorted(self.folder.glob("*.safetensors")):
+            tensors = load_file(shard)
+            for key, vector in zip(tensors["keys"], tensors["vectors"], strict=True):
+                self._vectors[key.tobytes()] = vector
+
+    def embed(self, texts: Sequence[str], encode: Encode) -> np.ndarray:
+        """Embeddings of `texts` in order; only texts never seen by this encoder are encoded."""
+        keys = [text_key(text) for text in texts]
+        missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors})
+        if missing:
+            by_key = dict(zip(keys, texts, strict=True))
+            new_texts = [by_key[k] for k in missing]
+            vectors = encode(new_texts).astype(np.float32)
+            self.texts_encoded += len(new_texts)
+            self._store(missing, vectors)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys])
+
+    def _store(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        shard = self.folder / f"{uuid.uuid4().hex}.safetensors"
+        staging = shard.with_suffix(".tmp")
+        key_array = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 32)
+        save_file({"keys": key_array, "vectors": vectors}, str(staging))
+        staging.rename(shard)  # a shard is either whole or absent
+        self._vectors.update(zip(keys, vectors, strict=True))
+
+
+def encode_with(
+    model: torch.nn.Module,
+    tokenizer,
+    pooling: Pooling,
+    max_length: int,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+) -> Encode:
+    """An `Encode` that runs the bare backbone over length-sorted batches and pools."""
+
+    @torch.inference_mode()
+    def encode(texts: list[str]) -> np.ndarray:
+        model.eval()
+        ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        width = model.config.hidden_size
+        out = np.zeros((len(texts), width), dtype=np.float32)
+        for indices in eval_batches([len(row) for row in ids], batch_size):
+            rows = [ids[i] for i in indices]
+            longest = max(len(row) for row in rows)
+            input_ids = torch.full((len(rows), longest), tokenizer.pad_token_id)
+            mask = torch.zeros((len(rows), longest), dtype=torch.long)
+            for r, row in enumerate(rows):
+                input_ids[r, : len(row)] = torch.tensor(row)
+                mask[r, : len(row)] = 1
+            hidden = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))
+            pooled = pool(hidden.last_hidden_state, mask.to(device), pooling)
+            out[indices] = pooled.float().cpu().numpy()
+        return out
+
+    return encode
