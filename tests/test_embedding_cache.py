@@ -4,8 +4,9 @@ import numpy as np
 import torch
 from transformers import BertTokenizerFast
 
-from tiny import tiny_bert
 from tunebench.tabular.embeddings import EmbeddingCache, encode_with, weights_fingerprint
+
+from tiny import tiny_bert
 
 
 def fake_encoder(calls: list[list[str]]):
