@@ -42,3 +42,19 @@ def classification_metrics(
         zero_division=0,
     )
     return metrics
+
+
+LOWER_IS_BETTER = {"mse", "rmse", "mae"}
+
+
+def regression_metrics(predictions: np.ndarray, targets: np.ndarray) -> dict:
+    """MSE, RMSE, MAE and R² on the original target scale."""
+    errors = predictions.astype(np.float64) - targets.astype(np.float64)
+    mse = float(np.mean(errors**2))
+    variance = float(np.var(targets))
+    return {
+        "mse": mse,
+        "rmse": mse**0.5,
+        "mae": float(np.mean(np.abs(errors))),
+        "r2": 1.0 - mse / variance if variance > 0 else None,
+    }
