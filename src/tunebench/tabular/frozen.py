@@ -1,0 +1,146 @@
+"""The frozen pipeline: embed each distinct text once, then train only the downstream model.
+
+Seed 000's cheapest pipeline (13 minutes against hours once the language model trains): the
+backbone never changes, so its embeddings are computed once per distinct text and cached on
+disk; every downstream epoch, model and seed reads the cached vectors. An empty (missing) text
+is represented by a zero vector rather than by an embedding of the empty string.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tunebench.backbones import Backbone
+from tunebench.heads import Pooling
+from tunebench.tabular.data import TabularData, TabularSplit, distinct_texts
+from tunebench.tabular.embeddings import EmbeddingCache, encode_with, weights_fingerprint
+from tunebench.tabular.models import DOWNSTREAM_MODELS, GBDTConfig
+from tunebench.tabular.models.gbdt import fit_gbdt, predict
+from tunebench.tabular.train import (
+    DownstreamTrainingConfig,
+    Features,
+    evaluate_downstream,
+    train_downstream,
+)
+from tunebench.training.metering import PeakHostMemory
+from tunebench.training.metrics import classification_metrics, regression_metrics
+
+
+@dataclass
+class PipelineOutcome:
+    metrics: dict
+    costs: dict
+    history: list[dict]
+
+
+def embed_table(
+    data: TabularData, backbone: Backbone, pooling: Pooling, max_length: int, cache_root: Path
+) -> tuple[dict[str, Features], dict]:
+    """Every split as model features, and the embedding step's costs."""
+    started = time.perf_counter()
+    identity = f"{backbone.path}|{weights_fingerprint(backbone.model)}|{pooling}|{max_length}"
+    cache = EmbeddingCache(cache_root, identity)
+    encode = encode_with(backbone.model, backbone.tokenizer, pooling, max_length)
+    texts = distinct_texts(data)
+    vectors = dict(zip(texts, cache.embed(texts, encode), strict=True)) if texts else {}
+    width = backbone.model.config.hidden_size
+    features = {
+        name: _features(split, data.text_columns, vectors, width)
+        for name, split in data.splits.items()
+    }
+    costs = {
+        "embed_seconds": time.perf_counter() - started,
+        "backbone_texts_encoded": cache.texts_encoded,
+        "distinct_texts": len(texts),
+    }
+    return features, costs
+
+
+def _features(
+    split: TabularSplit, columns: list[str], vectors: dict[str, np.ndarray], width: int
+) -> Features:
+    zero = np.zeros(width, dtype=np.float32)
+    texts = [np.stack([vectors.get(t, zero) for t in split.texts[c]]) for c in columns]
+    return Features(split.numeric, split.categorical, texts, split.target)
+
+
+def train_and_test(
+    data: TabularData,
+    features: dict[str, Features],
+    downstream,
+    training: DownstreamTrainingConfig,
+    seed: int,
+) -> PipelineOutcome:
+    """Fit the downstream model on the train features, select on validation, report test."""
+    train, validation, test = features["train"], features["validation"], features["test"]
+    with PeakHostMemory() as memory:
+        if isinstance(downstream, GBDTConfig):
+            outcome = _fit_trees(data, downstream, train, validation, test, seed)
+        else:
+            outcome = _fit_torch(data, downstream, training, train, validation, test, seed)
+    outcome.costs["peak_host_mb"] = memory.peak_mb
+    return outcome
+
+
+def _fit_torch(data, downstream, training, train, validation, test, seed) -> PipelineOutcome:
+    import torch
+
+    torch.manual_seed(seed)
+    d_out = len(data.label_names) if data.problem == "classification" else 1
+    model = DOWNSTREAM_MODELS[downstream.name].build(
+        downstream,
+        n_num=train.numeric.shape[1],
+        cat_cardinalities=data.cardinalities,
+        text_dims=[t.shape[1] for t in train.texts],
+        d_out=d_out,
+    )
+    scale = (data.target_mean, data.target_std, data.label_names)
+    outcome = train_downstream(model, data.problem, train, validation, training, seed, *scale)
+    started = time.perf_counter()
+    test_metrics = evaluate_downstream(model, data.problem, test, training, *scale)
+    costs = {
+        "train_seconds": outcome.train_seconds,
+        "eval_seconds": time.perf_counter() - started,
+        "epochs": outcome.epochs,
+        "best_epoch": outcome.best_epoch,
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+    metrics = {"validation": outcome.best_validation, "test": test_metrics}
+    return PipelineOutcome(metrics, costs, outcome.history)
+
+
+def _fit_trees(data, downstream, train, validation, test, seed) -> PipelineOutcome:
+    def tree_data(split: Features) -> dict:
+        return {
+            "x_num": split.numeric,
+            "x_cat": split.categorical,
+            "texts": split.texts,
+            "y": split.target,
+        }
+
+    config = downstream.model_copy(update={"seed": seed})
+    n_classes = len(data.label_names) if data.problem == "classification" else None
+    started = time.perf_counter()
+    fitted = fit_gbdt(config, data.problem, tree_data(train), tree_data(validation), n_classes)
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    metrics = {
+        name: _score(data, predict(fitted, tree_data(split)), split.target)
+        for name, split in (("validation", validation), ("test", test))
+    }
+    costs = {
+        "train_seconds": train_seconds,
+        "eval_seconds": time.perf_counter() - started,
+        "trees": fitted.booster.num_trees(),
+    }
+    return PipelineOutcome(metrics, costs, [])
+
+
+def _score(data: TabularData, predictions: np.ndarray, target: np.ndarray) -> dict:
+    if data.problem == "regression":
+        return regression_metrics(predictions, target)
+    return classification_metrics(predictions, target, data.label_names)
