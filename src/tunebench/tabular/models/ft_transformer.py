@@ -49,6 +49,16 @@ class FTTransformerConfig(BaseModel):
         return d_block
 
 
+def check_feature_counts(
+    n_num: int, cat_cardinalities: Sequence[int], text_dims: Sequence[int]
+) -> None:
+    """Raise ValueError for a negative numeric width or a model with no feature at all."""
+    if n_num < 0:
+        raise ValueError(f"n_num must be non-negative, got {n_num}")
+    if n_num == 0 and not cat_cardinalities and not text_dims:
+        raise ValueError("the model needs at least one numeric, categorical or text feature")
+
+
 def check_inputs(
     x_num: Tensor,
     x_cat: Tensor,
@@ -86,10 +96,7 @@ class FTTransformerWithText(nn.Module):
         text_dims: Sequence[int],
         d_out: int,
     ) -> None:
-        if n_num < 0:
-            raise ValueError(f"n_num must be non-negative, got {n_num}")
-        if n_num == 0 and not cat_cardinalities and not text_dims:
-            raise ValueError("the model needs at least one numeric, categorical or text feature")
+        check_feature_counts(n_num, cat_cardinalities, text_dims)
         super().__init__()
         d_block = config.d_block
         self.n_num = n_num

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from rtdl_revisiting_models import MLP
 from torch import Tensor, nn
 
-from tunebench.tabular.models.ft_transformer import check_inputs
+from tunebench.tabular.models.ft_transformer import check_feature_counts, check_inputs
 
 
 class MLPConfig(BaseModel):
@@ -47,10 +47,7 @@ class MLPWithText(nn.Module):
         text_dims: Sequence[int],
         d_out: int,
     ) -> None:
-        if n_num < 0:
-            raise ValueError(f"n_num must be non-negative, got {n_num}")
-        if n_num == 0 and not cat_cardinalities and not text_dims:
-            raise ValueError("the model needs at least one numeric, categorical or text feature")
+        check_feature_counts(n_num, cat_cardinalities, text_dims)
         super().__init__()
         self.n_num = n_num
         self.cat_cardinalities = list(cat_cardinalities)
