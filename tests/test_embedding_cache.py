@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from transformers import BertTokenizerFast
 
+from tunebench.heads import TextEncoder
 from tunebench.tabular.embeddings import EmbeddingCache, encode_with, weights_fingerprint
 
 from tiny import tiny_bert
@@ -55,7 +56,7 @@ def test_encode_with_matches_one_text_at_a_time(tmp_path):
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b", "c"]))
     tokenizer = BertTokenizerFast(vocab_file=str(vocab))
     model = tiny_bert()
-    encode = encode_with(model, tokenizer, "mean", max_length=16, batch_size=2)
+    encode = encode_with(TextEncoder(model, "mean"), tokenizer, max_length=16, batch_size=2)
     texts = ["a b c a b", "c", "a a", "b c a"]
     together = encode(texts)
     alone = np.concatenate([encode([text]) for text in texts])

@@ -5,6 +5,7 @@ import pytest
 from transformers import BertTokenizerFast
 
 from tunebench.backbones import Backbone
+from tunebench.heads import TextEncoder
 from tunebench.tabular.data import TabularData, TabularSplit, distinct_texts
 from tunebench.tabular.frozen import embed_table, train_and_test
 from tunebench.tabular.models import FTTransformerConfig, GBDTConfig, MLPConfig
@@ -24,6 +25,10 @@ def split(n: int, seed: int) -> TabularSplit:
     target = (numeric[:, 0] + 2 * positive).astype(np.float32)
     categorical = np.full((n, 1), 2, dtype=np.int64)
     return TabularSplit(numeric, categorical, {"review": reviews}, target)
+
+
+def encoder(backbone: Backbone, pooling: str) -> TextEncoder:
+    return TextEncoder(backbone.model, pooling)
 
 
 @pytest.fixture
@@ -54,14 +59,24 @@ def setup(tmp_path):
 
 def test_each_distinct_text_reaches_the_backbone_once(setup):
     data, backbone, cache = setup
-    features, costs = embed_table(data, backbone, "mean", 16, cache)
-    assert costs["backbone_texts_encoded"] == costs["distinct_texts"] == len(distinct_texts(data))
+    seen: list[int] = []
+    mean = encoder(backbone, "mean")
+    mean.register_forward_hook(lambda module, args, output: seen.append(output.shape[0]))
+    features, costs = embed_table(data, mean, backbone.tokenizer, "mean", 16, cache)
+    distinct = len(distinct_texts(data))
+    assert sum(seen) == costs["backbone_texts_encoded"] == costs["distinct_texts"] == distinct
+    assert costs["embeddings_reused"] is False
     assert features["train"].texts[0].shape == (200, 32)
     assert not features["train"].texts[0][0].any()  # row 0 has an empty review: zero vector
-    _, again = embed_table(data, backbone, "mean", 16, cache)
-    assert again["backbone_texts_encoded"] == 0  # a second run reads the cache
-    _, other = embed_table(data, backbone, "cls", 16, cache)
-    assert other["backbone_texts_encoded"] == costs["distinct_texts"]  # another pooling
+    # A second run (another downstream model or seed) never calls the backbone, and reports
+    # the recorded embedding step its features come from.
+    _, again = embed_table(data, mean, backbone.tokenizer, "mean", 16, cache)
+    assert sum(seen) == distinct
+    assert again["embeddings_reused"] is True
+    assert again["backbone_texts_encoded"] == distinct
+    assert again["embed_seconds"] == costs["embed_seconds"]
+    _, other = embed_table(data, encoder(backbone, "cls"), backbone.tokenizer, "cls", 16, cache)
+    assert other["backbone_texts_encoded"] == distinct and not other["embeddings_reused"]
 
 
 @pytest.mark.parametrize(
@@ -75,7 +90,9 @@ def test_each_distinct_text_reaches_the_backbone_once(setup):
 )
 def test_downstream_models_train_on_frozen_embeddings(setup, downstream):
     data, backbone, cache = setup
-    features, _ = embed_table(data, backbone, "mean", 16, cache)
+    features, _ = embed_table(
+        data, encoder(backbone, "mean"), backbone.tokenizer, "mean", 16, cache
+    )
     training = DownstreamTrainingConfig(
         max_epochs=40, patience=8, batch_size=32, learning_rate=3e-3
     )

@@ -36,6 +36,7 @@ class Listing(StrEnum):
     models = "models"
     tasks = "tasks"
     methods = "methods"
+    downstream = "downstream"
 
 
 @app.command()
@@ -64,7 +65,7 @@ def run(
         f"{summary.total} runs: {summary.completed} completed now, {summary.skipped} already "
         f"done, {summary.failed} failed. Results: {folder / 'results.sqlite'}"
     )
-    results(folder, Format.table, "accuracy")
+    results(folder, Format.table, None)
     if summary.failed:
         raise typer.Exit(1)
 
@@ -73,11 +74,18 @@ def run(
 def results(
     study_dir: Annotated[Path, typer.Argument(help="A study folder holding results.sqlite.")],
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-    metric: Annotated[str, typer.Option(help="Test metric shown in the table.")] = "accuracy",
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Test metric shown in the table (default: accuracy; tabular studies: accuracy "
+            "or MSE per task, as in seed 000)."
+        ),
+    ] = None,
 ) -> None:
     """Show a study's results: a comparison table (terminal or Markdown), or JSON / CSV per run."""
     from tunebench import results as render
     from tunebench.store import ResultsStore
+    from tunebench.tabular.table import is_tabular, tabular_table, write_tabular_markdown
 
     database = study_dir / "results.sqlite"
     if not database.is_file():
@@ -88,15 +96,22 @@ def results(
         render.write_json(records, sys.stdout)
     elif format is Format.csv:
         render.write_csv(records, sys.stdout)
+    elif is_tabular(records):
+        if format is Format.markdown:
+            write_tabular_markdown(records, sys.stdout, metric)
+        else:
+            console.print(tabular_table(records, metric))
     elif format is Format.markdown:
-        render.write_markdown(records, sys.stdout, metric)
+        render.write_markdown(records, sys.stdout, metric or "accuracy")
     else:
-        console.print(render.comparison_table(records, metric))
+        console.print(render.comparison_table(records, metric or "accuracy"))
 
 
 @app.command("list")
-def list_(what: Annotated[Listing, typer.Argument(help="models, tasks or methods")]) -> None:
-    """List the packaged models, built-in tasks or fine-tuning methods."""
+def list_(
+    what: Annotated[Listing, typer.Argument(help="models, tasks, methods or downstream")],
+) -> None:
+    """List the packaged models, built-in tasks, fine-tuning methods or downstream models."""
     table = Table(show_header=True)
     if what is Listing.models:
         from tunebench.backbones import ALIASES
@@ -107,13 +122,28 @@ def list_(what: Annotated[Listing, typer.Argument(help="models, tasks or methods
         for name, alias in ALIASES.items():
             table.add_row(name, alias.kind, alias.description)
     elif what is Listing.tasks:
+        from tunebench.tabular import BUILTIN_TABULAR_TASKS
         from tunebench.tasks import BUILTIN_TASKS
 
         table.add_column("task")
-        table.add_column("classes")
+        table.add_column("family")
+        table.add_column("target")
         table.add_column("description")
         for name, task in BUILTIN_TASKS.items():
-            table.add_row(name, str(task.num_labels), task.description)
+            table.add_row(name, "text", f"{task.num_labels} classes", task.description)
+        for name, tabular in BUILTIN_TABULAR_TASKS.items():
+            roles = tabular.roles
+            target = f"{roles.target} ({roles.problem})"
+            table.add_row(name, "tabular", target, tabular.description)
+    elif what is Listing.downstream:
+        from tunebench.tabular.models import DOWNSTREAM_MODELS
+
+        table.add_column("downstream model")
+        table.add_column("settings")
+        table.add_column("what it is")
+        for name, model in DOWNSTREAM_MODELS.items():
+            fields = [f for f in model.config.model_fields if f != "name"]
+            table.add_row(name, ", ".join(fields), model.description)
     else:
         from tunebench.methods import METHODS
 

@@ -11,15 +11,19 @@ import hashlib
 import itertools
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from tunebench.errors import UserError
 from tunebench.methods import METHODS, AnyMethodConfig
+from tunebench.tabular.models import DOWNSTREAM_MODELS
 from tunebench.tasks.config import TaskConfig
 from tunebench.training.config import TrainingConfig
+
+if TYPE_CHECKING:
+    from tunebench.tabular.grid import TabularStudyConfig
 
 _method_adapter = TypeAdapter(AnyMethodConfig)
 
@@ -55,16 +59,21 @@ class StudyConfig(BaseModel):
     @field_validator("methods", mode="before")
     @classmethod
     def _method_entries(cls, methods: Any) -> Any:
-        entries = []
-        for entry in methods or []:
-            if isinstance(entry, str):
-                entry = {"name": entry}
-            if isinstance(entry, dict) and "method" not in entry:
-                entry = dict(entry)
-                training = entry.pop("training", {})
-                entry = {"method": entry, "training": training}
-            entries.append(entry)
-        return entries
+        return method_entries(methods)
+
+
+def method_entries(methods: Any) -> Any:
+    """`lora` or `{name: lora, r: 16, training: {...}}` -> MethodEntry input."""
+    entries = []
+    for entry in methods or []:
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if isinstance(entry, dict) and "method" not in entry:
+            entry = dict(entry)
+            training = entry.pop("training", {})
+            entry = {"method": entry, "training": training}
+        entries.append(entry)
+    return entries
 
 
 class RunSpec(BaseModel):
@@ -84,8 +93,9 @@ class RunSpec(BaseModel):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def load_study(path: Path) -> StudyConfig:
-    """Read and validate a study file; every problem becomes one UserError naming the field."""
+def load_study(path: Path) -> StudyConfig | TabularStudyConfig:
+    """Read and validate a study file (tabular when it has `pipelines:`); every problem becomes
+    one UserError naming the field."""
     if not path.is_file():
         raise UserError(f"{path}: no such study file")
     try:
@@ -97,6 +107,12 @@ def load_study(path: Path) -> StudyConfig:
             f"{path}: a study must be a YAML mapping with name, backbones, tasks, methods"
         )
     try:
+        if "pipelines" in raw:  # a tabular study (tunebench.tabular.grid)
+            from tunebench.tabular.grid import TabularStudyConfig, expand_tabular
+
+            study = TabularStudyConfig.model_validate(raw)
+            expand_tabular(study)
+            return study
         study = StudyConfig.model_validate(raw)
         expand(study)  # overrides are validated against the training schema here
     except ValidationError as error:
@@ -135,19 +151,32 @@ def expand(study: StudyConfig) -> list[RunSpec]:
 
 
 def _training(study: StudyConfig, method_index: int, variant_index: int) -> TrainingConfig:
-    """Study defaults < the method's own overrides < the variant; lr falls back to the method's."""
     entry = study.methods[method_index]
-    settings = {
-        **study.training.model_dump(),
-        **entry.training,
-        **study.variants[variant_index],
-    }
+    return resolve_training(
+        study.training,
+        [entry.training, study.variants[variant_index]],
+        entry.method.name,
+        f"methods.{method_index}.training or variants.{variant_index}",
+    )
+
+
+def resolve_training(
+    base: TrainingConfig,
+    overrides: list[dict[str, Any]],
+    method: str,
+    where: str,
+    defaults: dict[str, Any] | None = None,
+) -> TrainingConfig:
+    """Family `defaults` < the study's training < each override in turn; a learning rate left
+    unset falls back to the method's default. Errors name `where`."""
+    settings = {**base.model_dump(), **(defaults or {}), **base.model_dump(exclude_unset=True)}
+    for override in overrides:
+        settings.update(override)
     if settings.get("learning_rate") is None:
-        settings["learning_rate"] = METHODS[entry.method.name].default_lr
+        settings["learning_rate"] = METHODS[method].default_lr
     try:
         return TrainingConfig.model_validate(settings)
     except ValidationError as error:
-        where = f"methods.{method_index}.training or variants.{variant_index}"
         raise UserError(f"{where}: {describe(error)}") from error
 
 
@@ -165,4 +194,4 @@ def describe(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-_UNION_TAGS = {"method"} | set(METHODS)
+_UNION_TAGS = {"method"} | set(METHODS) | set(DOWNSTREAM_MODELS)

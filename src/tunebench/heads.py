@@ -64,6 +64,22 @@ class SequenceClassifier(nn.Module):
         token_type_ids: torch.Tensor | None = None,
         **_ignored,
     ) -> SequenceClassifierOutput:
+        pooled = self.embed(
+            input_ids, attention_mask, inputs_embeds, past_key_values, token_type_ids
+        )
+        logits = self.classifier(self.dropout(pooled))
+        loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def embed(
+        self,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None = None,
+        past_key_values=None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The pooled (batch, hidden) text embedding the head reads."""
         kwargs = {}
         if token_type_ids is not None and self._accepts_token_types:
             kwargs["token_type_ids"] = token_type_ids
@@ -79,6 +95,33 @@ class SequenceClassifier(nn.Module):
         hidden = outputs.last_hidden_state
         if attention_mask is None:
             attention_mask = torch.ones(hidden.shape[:2], device=hidden.device, dtype=torch.long)
-        logits = self.classifier(self.dropout(pool(hidden, attention_mask, self.pooling)))
-        loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        return pool(hidden, attention_mask, self.pooling)
+
+
+class TextEncoder(SequenceClassifier):
+    """Backbone + pooling with no classifier: `forward` returns the (batch, hidden) embedding.
+
+    The tabular pipelines train a language model through a method (lora, prompt, full, ...)
+    and feed its embeddings to a downstream model. Methods are applied to this module exactly
+    as to a `SequenceClassifier` (same attribute names, same forward arguments), so each method
+    is written once; `classifier` is an identity that peft and the adapters library can wrap.
+    """
+
+    def __init__(self, backbone: PreTrainedModel, pooling: Pooling) -> None:
+        super().__init__(backbone, num_labels=1, pooling=pooling, dropout=0.0)
+        self.classifier = nn.Identity()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.backbone.parameters()).device
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        past_key_values=None,
+        token_type_ids: torch.Tensor | None = None,
+        **_ignored,
+    ) -> torch.Tensor:
+        return self.embed(input_ids, attention_mask, inputs_embeds, past_key_values, token_type_ids)

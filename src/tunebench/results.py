@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tunebench.store import RunRecord, json_safe
+from tunebench.training.metrics import LOWER_IS_BETTER
 
 _HIGHER_IS_PERCENT = ("accuracy", "f1", "auroc", "precision", "recall")
 _RUN_CSV_COLUMNS = (
@@ -134,8 +135,8 @@ def _short(value: Any) -> str:
 
 
 def lower_is_better(metric: str) -> bool:
-    """Losses and perplexity go down; accuracy, f1, auroc and the like go up."""
-    return metric.endswith("loss") or metric == "perplexity"
+    """Losses, errors and perplexity go down; accuracy, f1, auroc, r2 and the like go up."""
+    return metric in LOWER_IS_BETTER or metric.endswith("loss") or metric == "perplexity"
 
 
 def summary_rows(records: Iterable[RunRecord], metric: str = "accuracy") -> list[dict[str, Any]]:
@@ -162,7 +163,7 @@ def summary_rows(records: Iterable[RunRecord], metric: str = "accuracy") -> list
                 "backbone": backbone,
                 "method": label,
                 "tasks": {
-                    task: _stats([_test_metric(r, metric) for r in runs if r.task == task])
+                    task: seed_stats([_test_metric(r, metric) for r in runs if r.task == task])
                     for task in tasks
                 },
                 "train_seconds": _mean(_costs(runs, "train_seconds")),
@@ -174,10 +175,10 @@ def summary_rows(records: Iterable[RunRecord], metric: str = "accuracy") -> list
         )
     for task in tasks:
         cells = [row["tasks"][task] for row in rows]
-        best = _best([cell["mean"] for cell in cells], lower_is_better(metric))
+        best = best_flags([cell["mean"] for cell in cells], lower_is_better(metric))
         for cell, is_best in zip(cells, best, strict=True):
             cell["best"] = is_best
-    fastest = _best([row["train_seconds"] for row in rows], lower=True)
+    fastest = best_flags([row["train_seconds"] for row in rows], lower=True)
     for row, is_best in zip(rows, fastest, strict=True):
         row["best_train_seconds"] = is_best
     return rows
@@ -195,7 +196,7 @@ def _mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def _stats(values: list[float | None]) -> dict[str, Any]:
+def seed_stats(values: list[float | None]) -> dict[str, Any]:
     present = [v for v in values if v is not None]
     return {
         "mean": _mean(present),
@@ -205,7 +206,7 @@ def _stats(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-def _best(values: list[float | None], lower: bool) -> list[bool]:
+def best_flags(values: list[float | None], lower: bool) -> list[bool]:
     present = [v for v in values if v is not None]
     if len(present) < 2:
         return [False] * len(values)
@@ -220,7 +221,7 @@ def comparison_table(records: Iterable[RunRecord], metric: str = "accuracy") -> 
     tasks = list(rows[0]["tasks"]) if rows else []
     percent = any(word in metric for word in _HIGHER_IS_PERCENT)
 
-    table = Table(caption=_caption(records, metric, percent), caption_justify="left")
+    table = Table(caption=caption(records, metric, percent), caption_justify="left")
     table.add_column("Backbone", no_wrap=True)
     table.add_column("Method")
     for task in tasks:
@@ -230,21 +231,21 @@ def comparison_table(records: Iterable[RunRecord], metric: str = "accuracy") -> 
 
     for row in rows:
         metric_cells = [
-            _cell(_mean_std(row["tasks"][t], percent), row["tasks"][t]["best"]) for t in tasks
+            _cell(mean_std(row["tasks"][t], percent), row["tasks"][t]["best"]) for t in tasks
         ]
         table.add_row(
             Text(row["backbone"]),  # Text, not str: labels may hold `[...]`, which is markup
             Text(row["method"]),
             *metric_cells,
-            _cell(_number(row["train_seconds"], ".1f"), row["best_train_seconds"]),
-            Text(_number(row["peak_host_mb"], ".0f")),
+            _cell(number(row["train_seconds"], ".1f"), row["best_train_seconds"]),
+            Text(number(row["peak_host_mb"], ".0f")),
             Text(_trainable(row["trainable_params"], row["total_params"])),
             Text(str(row["n"])),
         )
     return table
 
 
-def _caption(records: list[RunRecord], metric: str, percent: bool) -> str:
+def caption(records: list[RunRecord], metric: str, percent: bool) -> str:
     lines = [f"test {metric}{' in %' if percent else ''}, mean ± std over seeds; best in bold"]
     failed = sum(r.status == "failed" for r in records)
     running = sum(r.status == "running" for r in records)
@@ -259,7 +260,7 @@ def _cell(text: str, best: bool) -> Text:
     return Text(text, style="bold" if best else "")
 
 
-def _mean_std(stats: dict[str, Any], percent: bool) -> str:
+def mean_std(stats: dict[str, Any], percent: bool) -> str:
     if stats["mean"] is None:
         return "—"
     scale, spec = (100, ".2f") if percent else (1, ".4f")
@@ -269,7 +270,7 @@ def _mean_std(stats: dict[str, Any], percent: bool) -> str:
     return text
 
 
-def _number(value: float | None, spec: str) -> str:
+def number(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
@@ -277,13 +278,13 @@ def _trainable(trainable: float | None, total: float | None) -> str:
     """`74.5K (1.68%)`: count of trainable parameters and their share of the model."""
     if trainable is None:
         return "—"
-    text = _human(trainable)
+    text = human_count(trainable)
     if total:
         text += f" ({100 * trainable / total:.2f}%)"
     return text
 
 
-def _human(count: float) -> str:
+def human_count(count: float) -> str:
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if count >= scale:
             return f"{count / scale:.1f}{suffix}"
@@ -301,21 +302,21 @@ def write_markdown(records: Iterable[RunRecord], stream: TextIO, metric: str = "
     stream.write("| " + " | ".join(headers) + " |\n")
     stream.write("|" + "|".join(["---"] * 2 + ["--:"] * (len(headers) - 2)) + "|\n")
     for row in rows:
-        cells = [_md(row["backbone"]), _md(row["method"])]
+        cells = [md_escape(row["backbone"]), md_escape(row["method"])]
         for task in tasks:
             stats = row["tasks"][task]
-            cells.append(_bold(_mean_std(stats, percent), stats["best"]))
-        cells.append(_bold(_number(row["train_seconds"], ".1f"), row["best_train_seconds"]))
-        cells.append(_number(row["peak_host_mb"], ".0f"))
+            cells.append(md_bold(mean_std(stats, percent), stats["best"]))
+        cells.append(md_bold(number(row["train_seconds"], ".1f"), row["best_train_seconds"]))
+        cells.append(number(row["peak_host_mb"], ".0f"))
         cells.append(_trainable(row["trainable_params"], row["total_params"]))
         cells.append(str(row["n"]))
         stream.write("| " + " | ".join(cells) + " |\n")
-    stream.write("\n" + _caption(records, metric, percent).replace("\n", "  \n") + "\n")
+    stream.write("\n" + caption(records, metric, percent).replace("\n", "  \n") + "\n")
 
 
-def _md(text: str) -> str:
+def md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _bold(text: str, best: bool) -> str:
+def md_bold(text: str, best: bool) -> str:
     return f"**{text}**" if best else text

@@ -98,7 +98,7 @@ def execute(
     seconds = max(outcome.train_seconds, 1e-9)
     costs = {
         "train_seconds": outcome.train_seconds,
-        "eval_seconds": test_seconds + _validation_seconds(outcome),
+        "eval_seconds": test_seconds + validation_seconds(outcome),
         "wall_seconds": time.perf_counter() - wall_started,
         "train_samples_per_s": outcome.train_samples / seconds,
         "train_tokens_per_s": outcome.real_tokens / seconds,
@@ -107,7 +107,7 @@ def execute(
         if torch.cuda.is_available()
         else None,
         "trainable_params": sum(t.numel() for t in final_state.values()),
-        "total_params": _total_params(model),
+        "total_params": total_params(model),
         "checkpoint_mb": metering.checkpoint_mb(final_state),
         "train_flops": flops,
         "mfu": flops / seconds / peak,
@@ -119,10 +119,11 @@ def execute(
     return RunOutcome(metrics, costs, outcome.history, task.data_sha256)
 
 
-def _validation_seconds(outcome) -> float:
+def validation_seconds(outcome) -> float:
+    """Seconds spent evaluating on the validation split after each epoch."""
     return sum(h.get("validation_seconds", 0.0) for h in outcome.history)
 
 
-def _total_params(model: torch.nn.Module) -> int:
+def total_params(model: torch.nn.Module) -> int:
     """Parameters of the model as trained, counting peft's frozen head copy only once."""
     return sum(p.numel() for name, p in model.named_parameters() if "original_module" not in name)

@@ -27,7 +27,10 @@ from tunebench.config import RunSpec, StudyConfig, expand
 from tunebench.provenance import collect_provenance
 from tunebench.runner import execute
 from tunebench.store import ResultsStore
-from tunebench.tasks import load_task
+from tunebench.tabular import TabularTaskConfig, load_tabular_task
+from tunebench.tabular.grid import TabularRunSpec, TabularStudyConfig, expand_tabular
+from tunebench.tabular.pipelines import execute_tabular
+from tunebench.tasks import TaskConfig, load_task
 from tunebench.training.loop import RunFailed
 
 
@@ -39,11 +42,13 @@ class StudySummary:
     failed: int
 
 
-def run_study(study: StudyConfig, output_dir: Path, console: Console) -> StudySummary:
-    runs = expand(study)
+def run_study(
+    study: StudyConfig | TabularStudyConfig, output_dir: Path, console: Console
+) -> StudySummary:
+    runs = _runs(study)
     # Bad data or an unknown backbone stops the study before any training, with one message.
     for task in {spec.task.model_dump_json(): spec.task for spec in runs}.values():
-        load_task(task)
+        _load_data(task)
     for backbone in study.backbones:
         load_config(backbone, study.trust_remote_code)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +62,7 @@ def run_study(study: StudyConfig, output_dir: Path, console: Console) -> StudySu
         summary.skipped = len(runs) - len(todo)
         overall = progress.add_task("runs", total=len(runs), completed=summary.skipped, loss="")
         for spec in todo:
-            label = f"{spec.backbone} · {spec.task.name} · {_method_label(spec)} · seed {spec.seed}"
+            label = _run_label(spec)
             steps = progress.add_task(label, total=None, loss="")
 
             def on_step(step: int, total: int, loss: float | None, steps=steps) -> None:
@@ -75,22 +80,34 @@ def run_study(study: StudyConfig, output_dir: Path, console: Console) -> StudySu
     return summary
 
 
-def _run_one(spec: RunSpec, study: StudyConfig, output_dir: Path, store: ResultsStore, on_step):
-    task = load_task(spec.task)
-    provenance = {**collect_provenance(), "data_sha256": task.data_sha256}
+def _runs(study: StudyConfig | TabularStudyConfig) -> list[RunSpec | TabularRunSpec]:
+    return expand_tabular(study) if isinstance(study, TabularStudyConfig) else expand(study)
+
+
+def _load_data(task: TaskConfig | TabularTaskConfig):
+    return load_tabular_task(task) if isinstance(task, TabularTaskConfig) else load_task(task)
+
+
+def _run_one(spec, study, output_dir: Path, store: ResultsStore, on_step):
+    data = _load_data(spec.task)
+    provenance = {**collect_provenance(), "data_sha256": data.data_sha256}
+    tabular = isinstance(spec, TabularRunSpec)
     store.start(
         spec.run_id,
         study.name,
-        spec.backbone,
+        spec.backbone or "none",
         spec.task.name,
-        spec.method.name,
+        spec.method.name if spec.method else "none",
         spec.seed,
         spec.model_dump(mode="json"),
         provenance,
     )
-    checkpoint_dir = output_dir / "checkpoints" / spec.run_id if study.save_checkpoints else None
     try:
-        outcome = execute(spec, checkpoint_dir, on_step)
+        if tabular:
+            outcome = execute_tabular(spec, output_dir / "cache", on_step)
+        else:
+            checkpoints = output_dir / "checkpoints" / spec.run_id
+            outcome = execute(spec, checkpoints if study.save_checkpoints else None, on_step)
     except RunFailed as failure:
         return _fail(store, spec, str(failure))
     except torch.OutOfMemoryError as error:
@@ -109,10 +126,14 @@ def _fail(store: ResultsStore, spec: RunSpec, reason: str):
     return "failed", reason
 
 
-def _method_label(spec: RunSpec) -> str:
+def _run_label(spec: RunSpec | TabularRunSpec) -> str:
+    if isinstance(spec, TabularRunSpec):
+        parts = [spec.backbone or "no LM", spec.task.name, spec.downstream.name, spec.label]
+        return " · ".join(parts) + f" · seed {spec.seed}"
     settings = spec.method.model_dump(exclude={"name"})
     shown = ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)
-    return f"{spec.method.name}({shown})" if shown else spec.method.name
+    method = f"{spec.method.name}({shown})" if shown else spec.method.name
+    return f"{spec.backbone} · {spec.task.name} · {method} · seed {spec.seed}"
 
 
 def _progress(console: Console) -> Progress:

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from tunebench.heads import Pooling, pool
 from tunebench.training.data import eval_batches
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -79,32 +78,40 @@ class EmbeddingCache:
 
 
 def encode_with(
-    model: torch.nn.Module,
+    encoder: torch.nn.Module,
     tokenizer,
-    pooling: Pooling,
     max_length: int,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
 ) -> Encode:
-    """An `Encode` that runs the bare backbone over length-sorted batches and pools."""
+    """An `Encode` that runs a `TextEncoder` (any method applied, as trained) over length-sorted
+    batches: the frozen pipeline's pretrained encoder and two-step's fine-tuned one alike."""
 
     @torch.inference_mode()
     def encode(texts: list[str]) -> np.ndarray:
-        model.eval()
+        encoder.eval()
         ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-        width = model.config.hidden_size
-        out = np.zeros((len(texts), width), dtype=np.float32)
+        out: np.ndarray | None = None
         for indices in eval_batches([len(row) for row in ids], batch_size):
-            rows = [ids[i] for i in indices]
-            longest = max(len(row) for row in rows)
-            input_ids = torch.full((len(rows), longest), tokenizer.pad_token_id)
-            mask = torch.zeros((len(rows), longest), dtype=torch.long)
-            for r, row in enumerate(rows):
-                input_ids[r, : len(row)] = torch.tensor(row)
-                mask[r, : len(row)] = 1
-            hidden = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))
-            pooled = pool(hidden.last_hidden_state, mask.to(device), pooling)
+            input_ids, mask = pad_right([ids[i] for i in indices], tokenizer.pad_token_id)
+            pooled = encoder(input_ids=input_ids.to(device), attention_mask=mask.to(device))
+            if out is None:
+                out = np.zeros((len(texts), pooled.shape[-1]), dtype=np.float32)
             out[indices] = pooled.float().cpu().numpy()
+        assert out is not None, "encode needs at least one text"
         return out
 
     return encode
+
+
+def pad_right(
+    rows: Sequence[Sequence[int]], pad_token_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows -> (ids, attention mask), right-padded to the longest row (at least 1)."""
+    width = max([len(row) for row in rows] + [1])
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[r, : len(row)] = 1
+    return input_ids, mask

@@ -8,13 +8,15 @@ is represented by a zero vector rather than by an embedding of the empty string.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
-from tunebench.backbones import Backbone
 from tunebench.heads import Pooling
 from tunebench.tabular.data import TabularData, TabularSplit, distinct_texts
 from tunebench.tabular.embeddings import EmbeddingCache, encode_with, weights_fingerprint
@@ -38,26 +40,55 @@ class PipelineOutcome:
 
 
 def embed_table(
-    data: TabularData, backbone: Backbone, pooling: Pooling, max_length: int, cache_root: Path
+    data: TabularData,
+    encoder: nn.Module,
+    tokenizer,
+    pooling: Pooling,
+    max_length: int,
+    cache_root: Path,
 ) -> tuple[dict[str, Features], dict]:
-    """Every split as model features, and the embedding step's costs."""
+    """Every split as model features, and the embedding step's costs.
+
+    `encoder` is a `TextEncoder` built with `pooling` (pretrained for the frozen pipeline,
+    fine-tuned for two-step); its weights' fingerprint keys the cache, so a fine-tuned encoder
+    never reads a pretrained one's vectors.
+    """
     started = time.perf_counter()
-    identity = f"{backbone.path}|{weights_fingerprint(backbone.model)}|{pooling}|{max_length}"
+    identity = f"{weights_fingerprint(encoder)}|{pooling}|{max_length}"
     cache = EmbeddingCache(cache_root, identity)
-    encode = encode_with(backbone.model, backbone.tokenizer, pooling, max_length)
+    encode = encode_with(encoder, tokenizer, max_length, device=next(encoder.parameters()).device)
     texts = distinct_texts(data)
     vectors = dict(zip(texts, cache.embed(texts, encode), strict=True)) if texts else {}
-    width = backbone.model.config.hidden_size
+    width = encoder.config.hidden_size
     features = {
         name: _features(split, data.text_columns, vectors, width)
         for name, split in data.splits.items()
     }
-    costs = {
+    measured = {
         "embed_seconds": time.perf_counter() - started,
         "backbone_texts_encoded": cache.texts_encoded,
-        "distinct_texts": len(texts),
     }
-    return features, costs
+    return features, {**_embedding_step(cache, texts, measured), "distinct_texts": len(texts)}
+
+
+def _embedding_step(cache: EmbeddingCache, texts: list[str], measured: dict) -> dict:
+    """The costs of the step that embedded these texts with this encoder.
+
+    The step runs once and every later run with the same encoder and texts reads its vectors;
+    such a run reports the recorded step (its seconds and texts encoded) with
+    `embeddings_reused: true`, so each run shows what its features cost to make.
+    """
+    record = (
+        cache.folder / "steps" / f"{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()}.json"
+    )
+    if cache.texts_encoded == 0 and record.is_file():
+        return {**json.loads(record.read_text()), "embeddings_reused": True}
+    if cache.texts_encoded == len(texts):
+        record.parent.mkdir(parents=True, exist_ok=True)
+        staging = record.with_suffix(".tmp")
+        staging.write_text(json.dumps(measured))
+        staging.rename(record)
+    return {**measured, "embeddings_reused": cache.texts_encoded < len(texts)}
 
 
 def _features(

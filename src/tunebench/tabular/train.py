@@ -83,7 +83,7 @@ def train_downstream(
         else model.parameters()
     )
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
-    targets = _training_targets(problem, train.target, target_mean, target_std)
+    targets = training_targets(problem, train.target, target_mean, target_std)
     metric, higher_is_better = (
         ("accuracy", True) if problem == "classification" else ("rmse", False)
     )
@@ -98,7 +98,7 @@ def train_downstream(
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
             output = model(*train.batch(rows))
-            loss = _loss(problem, output, targets[rows])
+            loss = loss_of(problem, output, targets[rows])
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -134,16 +134,30 @@ def evaluate_downstream(
     for start in range(0, len(data), config.eval_batch_size):
         rows = np.arange(start, min(start + config.eval_batch_size, len(data)))
         outputs.append(model(*data.batch(rows)).float())
-    output = torch.cat(outputs)
+    return score_outputs(
+        problem, torch.cat(outputs), data.target, target_mean, target_std, label_names
+    )
+
+
+def score_outputs(
+    problem: Problem,
+    output: torch.Tensor,
+    target: np.ndarray,
+    target_mean: float | None = None,
+    target_std: float | None = None,
+    label_names: list[str] | None = None,
+) -> dict:
+    """Model outputs -> metrics: regression outputs are de-standardised first, classification
+    logits become probabilities."""
     if problem == "regression":
         predictions = output.squeeze(-1).numpy() * (target_std or 1.0) + (target_mean or 0.0)
-        return regression_metrics(predictions, data.target)
+        return regression_metrics(predictions, target)
     probabilities = torch.softmax(output, dim=-1).numpy()
     names = label_names or [str(i) for i in range(probabilities.shape[1])]
-    return classification_metrics(probabilities, data.target, names)
+    return classification_metrics(probabilities, target, names)
 
 
-def _training_targets(
+def training_targets(
     problem: Problem, target: np.ndarray, mean: float | None, std: float | None
 ) -> torch.Tensor:
     if problem == "classification":
@@ -151,7 +165,7 @@ def _training_targets(
     return torch.from_numpy(((target - (mean or 0.0)) / (std or 1.0)).astype(np.float32))
 
 
-def _loss(problem: Problem, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def loss_of(problem: Problem, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if problem == "classification":
         return nn.functional.cross_entropy(output, target)
     return nn.functional.mse_loss(output.squeeze(-1), target)

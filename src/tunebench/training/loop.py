@@ -61,8 +61,12 @@ def make_accelerator(config: TrainingConfig) -> Accelerator:
     )
 
 
-def build_optimizer(model: nn.Module, config: TrainingConfig, lr: float) -> torch.optim.Optimizer:
-    parameters = [p for p in model.parameters() if p.requires_grad]
+def build_optimizer(
+    model: nn.Module, config: TrainingConfig, lr: float, groups: list[dict] | None = None
+) -> torch.optim.Optimizer:
+    """The configured optimiser over the trainable parameters, or over `groups` (each a torch
+    parameter group that may set its own lr and weight decay, e.g. a downstream model's)."""
+    parameters = groups or [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             parameters, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay
@@ -93,13 +97,36 @@ def train(
     accelerator: Accelerator,
     on_step: StepCallback | None = None,
 ) -> TrainOutcome:
+    """Text classification: length-grouped batches of one tokenised split, accuracy-style
+    validation. Other families (the tabular one-step pipeline) call `fit` directly."""
     batches = LengthGroupedBatches(
         train_data.lengths(), config.batch_size, seed, group=config.group_by_length
     )
     loader = DataLoader(
         range(len(train_data)), batch_sampler=batches, collate_fn=Collator(train_data, pad_token_id)
     )
-    optimizer = build_optimizer(model, config, lr)
+
+    def validate(model: nn.Module) -> dict:
+        return evaluate(model, validation_data, label_names, config, pad_token_id, accelerator)
+
+    return fit(model, batches, loader, validate, config, lr, accelerator, on_step)
+
+
+def fit(
+    model: nn.Module,
+    batches: LengthGroupedBatches,
+    loader: DataLoader,
+    validate: Callable[[nn.Module], dict],
+    config: TrainingConfig,
+    lr: float,
+    accelerator: Accelerator,
+    on_step: StepCallback | None = None,
+    groups: list[dict] | None = None,
+) -> TrainOutcome:
+    """The loop shared by every family: `loader` yields dicts with `labels` and one or more
+    `attention_mask*` tensors, `model(**batch).loss` is minimised, `validate(model)` returns the
+    metrics that `config.selection_metric` picks the best epoch from."""
+    optimizer = build_optimizer(model, config, lr, groups)
     steps_per_epoch = math.ceil(len(batches) / config.gradient_accumulation_steps)
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps is not None:
@@ -137,8 +164,10 @@ def train(
             running += loss.detach()
             running_batches += 1
             samples += batch["labels"].shape[0]
-            padded_tokens += batch["attention_mask"].numel()
-            real_tokens += batch["attention_mask"].sum()
+            for key, mask in batch.items():
+                if key.startswith("attention_mask"):
+                    padded_tokens += mask.numel()
+                    real_tokens += mask.sum()
             if accelerator.sync_gradients:
                 step += 1
                 if step % config.log_every == 0 or step == total_steps:
@@ -156,9 +185,7 @@ def train(
         train_seconds += time.perf_counter() - started
 
         eval_started = time.perf_counter()
-        validation = evaluate(
-            model, validation_data, label_names, config, pad_token_id, accelerator
-        )
+        validation = validate(model)
         history.append(
             {
                 "epoch": epoch,

@@ -10,7 +10,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-HIGHER_IS_BETTER = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "auroc"}
+HIGHER_IS_BETTER = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "auroc", "r2"}
 
 
 def classification_metrics(
