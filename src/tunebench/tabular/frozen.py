@@ -129,6 +129,7 @@ def _fit_torch(data, downstream, training, train, validation, test, seed) -> Pip
         text_dims=[t.shape[1] for t in train.texts],
         d_out=d_out,
     )
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
     scale = (data.target_mean, data.target_std, data.label_names)
     outcome = train_downstream(model, data.problem, train, validation, training, seed, *scale)
     started = time.perf_counter()

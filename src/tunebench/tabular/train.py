@@ -47,11 +47,13 @@ class Features:
     def __len__(self) -> int:
         return len(self.target)
 
-    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    def batch(
+        self, rows: np.ndarray, device: torch.device | str = "cpu"
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         return (
-            torch.from_numpy(self.numeric[rows]),
-            torch.from_numpy(self.categorical[rows]),
-            [torch.from_numpy(text[rows]) for text in self.texts],
+            torch.from_numpy(self.numeric[rows]).to(device),
+            torch.from_numpy(self.categorical[rows]).to(device),
+            [torch.from_numpy(text[rows]).to(device) for text in self.texts],
         )
 
 
@@ -75,7 +77,9 @@ def train_downstream(
     target_std: float | None = None,
     label_names: list[str] | None = None,
 ) -> DownstreamOutcome:
-    """Train in place; on return `model` holds the weights of its best validation epoch."""
+    """Train in place, on the device the model is on; on return `model` holds the weights of
+    its best validation epoch."""
+    device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     groups = (
         make_parameter_groups(model)
@@ -97,8 +101,8 @@ def train_downstream(
         total = torch.zeros(())
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
-            output = model(*train.batch(rows))
-            loss = loss_of(problem, output, targets[rows])
+            output = model(*train.batch(rows, device))
+            loss = loss_of(problem, output, targets[rows].to(device))
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -130,10 +134,11 @@ def evaluate_downstream(
 ) -> dict:
     """Metrics on the original target scale (regression) or class probabilities."""
     model.eval()
+    device = next(model.parameters()).device
     outputs = []
     for start in range(0, len(data), config.eval_batch_size):
         rows = np.arange(start, min(start + config.eval_batch_size, len(data)))
-        outputs.append(model(*data.batch(rows)).float())
+        outputs.append(model(*data.batch(rows, device)).float().cpu())
     return score_outputs(
         problem, torch.cat(outputs), data.target, target_mean, target_std, label_names
     )
