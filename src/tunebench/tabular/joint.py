@@ -106,10 +106,11 @@ def tokenise_table(
     for column in data.text_columns:
         texts = split.texts[column]
         present = [i for i, text in enumerate(texts) if text]
-        encoded = tokenizer([texts[i] for i in present], truncation=True, max_length=max_length)
         rows: list[list[int]] = [[] for _ in texts]
-        for i, row in zip(present, encoded["input_ids"] if present else [], strict=True):
-            rows[i] = row
+        if present:  # a fast tokenizer raises on an empty list
+            encoded = tokenizer([texts[i] for i in present], truncation=True, max_length=max_length)
+            for i, row in zip(present, encoded["input_ids"], strict=True):
+                rows[i] = row
         ids.append(rows)
     targets = training_targets(data.problem, split.target, data.target_mean, data.target_std)
     return TokenisedTable(split.numeric, split.categorical, ids, targets.numpy(), split.target)

@@ -1,0 +1,275 @@
+"""A tabular study end to end on the real MiniLM and real clothing reviews: every pipeline, the
+cells each downstream model gets, the costs each pipeline reports, resume, the Table 2
+Markdown; and the study mistakes that stop before anything trains."""
+
+import io
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from tunebench.config import load_study
+from tunebench.errors import UserError
+from tunebench.methods import METHODS
+from tunebench.store import ResultsStore
+from tunebench.study import run_study
+from tunebench.tabular import distinct_texts, load_tabular_task
+from tunebench.tabular.grid import expand_tabular, pipeline_label
+from tunebench.tabular.table import format_seconds, write_tabular_markdown
+
+STUDY = """
+name: tabular-real
+tasks:
+  - {name: clothing_reviews_rating, max_train_samples: 40, max_eval_samples: 24}
+backbones: [minilm-l6]
+downstream:
+  - {name: ft_transformer, n_blocks: 1, d_block: 32}
+  - {name: mlp, n_blocks: 1, d_block: 16}
+  - {name: gbdt, n_estimators: 20}
+pipelines: [tabular_only, tfidf, frozen, one_step, two_step]
+methods: [lora]
+training: {epochs: 1, max_length: 32, batch_size: 8}
+downstream_training: {max_epochs: 2}
+"""
+CELLS = {
+    ("tabular_only", "ft_transformer"),
+    ("tabular_only", "mlp"),
+    ("tabular_only", "gbdt"),
+    ("tfidf", "gbdt"),
+    ("frozen", "ft_transformer"),
+    ("frozen", "mlp"),
+    ("frozen", "gbdt"),
+    ("one_step", "ft_transformer"),
+    ("one_step", "mlp"),
+    ("two_step", "ft_transformer"),
+    ("two_step", "mlp"),
+    ("two_step", "gbdt"),
+}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    return path
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO())
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """The study, run once for this module: (study, output folder, first summary)."""
+    folder = tmp_path_factory.mktemp("tabular")
+    study = load_study(write(folder, STUDY))
+    # One thread, as `tunebench run --threads 1`: on a busy 2-core machine two threads wait on
+    # each other (measured 85-105 s for this study against 14 s with one thread).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        summary = run_study(study, folder / "out", quiet())
+    finally:
+        torch.set_num_threads(threads)
+    return study, folder / "out", summary
+
+
+def records(out: Path) -> list:
+    with ResultsStore(out / "results.sqlite") as store:
+        return store.runs()
+
+
+# --- 6. every pipeline end to end ---------------------------------------------------------------
+
+
+@pytest.mark.real
+def test_every_pipeline_completes_with_finite_metrics(finished):
+    study, out, summary = finished
+    assert (summary.total, summary.completed, summary.failed) == (len(CELLS), len(CELLS), 0)
+    runs = records(out)
+    assert all(r.status == "completed" for r in runs), [r.reason for r in runs]
+    cells = [(r.config["pipeline"], r.config["downstream"]["name"]) for r in runs]
+    assert sorted(cells) == sorted(CELLS)  # one_step has no gbdt, tfidf only gbdt, no doubles
+    for run in runs:
+        for metric in ("mse", "rmse", "mae"):
+            assert math.isfinite(run.metrics["test"][metric]), (run.config["pipeline"], metric)
+        lm = run.config["pipeline"] in ("frozen", "one_step", "two_step")
+        assert run.backbone == ("minilm-l6" if lm else "none")
+        assert run.method == {"frozen": "frozen", "one_step": "lora", "two_step": "lora"}.get(
+            run.config["pipeline"], "none"
+        )
+
+
+@pytest.mark.real
+def test_frozen_runs_embed_each_distinct_text_once(finished):
+    study, out, _ = finished
+    distinct = len(distinct_texts(load_tabular_task(study.tasks[0])))
+    assert distinct > 40  # titles and reviews of 40 + 24 + 24 rows, some missing
+    frozen = [r for r in records(out) if r.config["pipeline"] == "frozen"]
+    assert len(frozen) == 3
+    for run in frozen:
+        assert run.costs["backbone_texts_encoded"] == run.costs["distinct_texts"] == distinct
+    # One run embedded the texts; the two others read its vectors.
+    assert sorted(r.costs["embeddings_reused"] for r in frozen) == [False, True, True]
+
+
+@pytest.mark.real
+def test_two_step_costs_both_steps_and_trains_step_one_once(finished):
+    _, out, _ = finished
+    runs = records(out)
+    two_step = [r for r in runs if r.config["pipeline"] == "two_step"]
+    assert len(two_step) == 3
+    for run in two_step:
+        steps = run.costs["step_seconds"]
+        assert len(steps) == 2 and all(s > 0 for s in steps)
+        assert sum(steps) == pytest.approx(run.costs["train_seconds"])
+        assert steps[0] == pytest.approx(run.costs["step1"]["train_seconds"])
+        assert math.isfinite(run.metrics["step1"]["test"]["rmse"])
+        assert run.costs["lm_trainable_params"] > 0
+    assert [r.costs["step1"]["reused"] for r in two_step].count(False) == 1
+    # Step 1's weights, reloaded, are the same fine-tuned encoder: its embeddings are reused.
+    assert sorted(r.costs["embeddings_reused"] for r in two_step) == [False, True, True]
+    for run in runs:
+        if run.config["pipeline"] != "two_step":
+            assert len(run.costs["step_seconds"]) == 1
+            assert run.costs["step_seconds"][0] == pytest.approx(run.costs["train_seconds"])
+
+
+@pytest.mark.real
+def test_rerunning_the_study_skips_every_run(finished):
+    study, out, first = finished
+    before = {r.run_id: r.finished_at for r in records(out)}
+    summary = run_study(study, out, quiet())
+    assert (summary.total, summary.skipped) == (first.total, first.total)
+    assert (summary.completed, summary.failed) == (0, 0)
+    assert {r.run_id: r.finished_at for r in records(out)} == before
+
+
+# --- 7. the Table 2 Markdown -----------------------------------------------------------------
+
+
+@pytest.mark.real
+def test_markdown_table_has_one_row_per_cell_and_two_step_times(finished):
+    _, out, _ = finished
+    stream = io.StringIO()
+    write_tabular_markdown(records(out), stream)
+    lines = stream.getvalue().splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert header[:3] == ["LM", "Downstream", "Pipeline"]
+    assert "clothing_reviews_rating mse ↓" in header and "time" in header
+    time_column = header.index("time")
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    rows = [row for row in rows if len(row) == len(header)]
+    assert len(rows) == len(CELLS)
+    two_step = [row for row in rows if row[2] == "two_step (lora)"]
+    assert len(two_step) == 3
+    assert all(" + " in row[time_column] for row in two_step)
+    assert all(" + " not in row[time_column] for row in rows if row[2] != "two_step (lora)")
+    assert {row[0] for row in rows if row[2] in ("tabular_only", "tfidf")} == {"—"}
+
+
+# --- 8. mistakes stopped before anything trains -----------------------------------------------
+
+BASE = """
+name: checks
+tasks: [clothing_reviews_rating]
+backbones: [minilm-l6]
+downstream: [mlp, gbdt]
+pipelines: [frozen, one_step]
+methods: [lora]
+"""
+
+
+def test_the_base_config_is_valid(tmp_path):
+    runs = expand_tabular(load_study(write(tmp_path, BASE)))
+    assert [(r.pipeline, r.downstream.name) for r in runs] == [
+        ("frozen", "mlp"),
+        ("one_step", "mlp"),
+        ("frozen", "gbdt"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edits", "message"),
+    [
+        (
+            [("downstream: [mlp, gbdt]", "downstream: [mlp]"), ("[frozen, one_step]", "[tfidf]")],
+            "pipeline tfidf trains trees: add gbdt to downstream",
+        ),
+        ([("backbones: [minilm-l6]", "backbones: []")], "need at least one backbone"),
+        ([("backbones: [minilm-l6]\n", "")], "pipelines frozen, one_step need at least one"),
+        ([("methods: [lora]", "methods: []")], "need at least one method other than frozen"),
+        ([("methods: [lora]\n", "")], "pipelines one_step need at least one method"),
+        ([("methods: [lora]", "methods: [frozen]")], "need at least one method other than frozen"),
+        (
+            [("[clothing_reviews_rating]", "[adult]")],
+            "task 'adult' has no text column, so pipelines frozen, one_step have nothing",
+        ),
+        (
+            [("downstream: [mlp, gbdt]", "downstream: [mlp, xgboost]")],
+            "downstream.1: Input tag 'xgboost'",
+        ),
+        (
+            [("methods: [lora]", "methods: [lora]\ndownstream_training: {max_epoch: 3}")],
+            "downstream_training.max_epoch: unknown field",
+        ),
+        (
+            [
+                ("downstream: [mlp, gbdt]", "downstream: [gbdt]"),
+                ("[frozen, one_step]", "[one_step]"),
+            ],
+            "the study has no runs: one_step needs mlp or ft_transformer",
+        ),
+    ],
+    ids=[
+        "tfidf-without-gbdt",
+        "frozen-without-backbones",
+        "no-backbones-field",
+        "one_step-with-no-methods",
+        "one_step-without-methods-field",
+        "one_step-with-only-frozen",
+        "text-pipeline-on-adult",
+        "unknown-downstream",
+        "unknown-downstream-training-field",
+        "no-runs",
+    ],
+)
+def test_tabular_config_mistakes_name_the_problem(tmp_path, edits, message):
+    text = BASE
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    with pytest.raises(UserError) as error:
+        load_study(write(tmp_path, text))
+    assert message in str(error.value)
+    assert str(error.value).startswith(str(tmp_path / "study.yaml"))
+
+
+def test_frozen_study_needs_no_method_and_adult_takes_tabular_only(tmp_path):
+    frozen = BASE.replace("[frozen, one_step]", "[frozen]").replace("methods: [lora]\n", "")
+    assert {r.pipeline for r in expand_tabular(load_study(write(tmp_path, frozen)))} == {"frozen"}
+    adult = BASE.replace("[clothing_reviews_rating]", "[adult]").replace(
+        "[frozen, one_step]", "[tabular_only]"
+    )
+    runs = expand_tabular(load_study(write(tmp_path, adult)))
+    assert [(r.pipeline, r.backbone, r.method) for r in runs] == [("tabular_only", None, None)] * 2
+
+
+# --- 9. labels and times ----------------------------------------------------------------------
+
+
+def test_pipeline_label_shows_only_settings_that_differ_from_the_defaults():
+    lora = {**METHODS["lora"].config().model_dump(mode="json"), "r": 16}
+    assert pipeline_label("two_step", lora) == "two_step (lora r=16)"
+    assert pipeline_label("one_step", {"name": "lora"}) == "one_step (lora)"
+    defaults = METHODS["lora"].config().model_dump(mode="json")
+    assert pipeline_label("one_step", defaults) == "one_step (lora)"
+    assert pipeline_label("frozen", {"name": "frozen"}) == "frozen"
+    assert pipeline_label("tabular_only", None) == "tabular_only"
+
+
+def test_format_seconds_writes_each_step():
+    assert format_seconds([19800, 1800]) == "5.5 h + 30.0 min"
+    assert format_seconds([45, 90]) == "45.0 s + 1.5 min"
+    assert format_seconds([]) == "—"
