@@ -9,6 +9,7 @@ import pytest
 import torch
 from transformers import BertTokenizerFast
 
+from tunebench.errors import UserError
 from tunebench.heads import TextEncoder
 from tunebench.methods import METHODS
 from tunebench.methods.base import freeze
@@ -395,3 +396,42 @@ def test_a_decoder_with_prompt_tuning_trains_jointly():
     assert all(torch.isfinite(p.grad).all() for p in prompts)
     backbone = [p for n, p in encoder.named_parameters() if "base_model" in n]
     assert backbone and all(p.grad is None for p in backbone)
+
+
+# --- 6. every Core method inside the joint model ----------------------------------------------
+
+TUNED = ["full", "last_n", "bitfit", "lora", "ia3", "prompt", "prefix", "adapter"]
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+@pytest.mark.parametrize("name", TUNED)
+def test_every_method_trains_the_language_model_jointly(name, kind):
+    """one_step and two_step's step 1 take any Core method: the gradient of the downstream loss
+    reaches exactly the parameters the method leaves trainable, and nothing else of the LM."""
+    torch.manual_seed(0)
+    backbone, pooling = (tiny_bert(), "mean") if kind == "encoder" else (tiny_llama(), "last")
+    method = METHODS[name]
+    config = method.config(n=1) if name == "last_n" else method.config()
+    if name in ("prompt", "prefix"):
+        config = method.config(num_virtual_tokens=4)
+    if name == "bitfit" and kind == "decoder":
+        with pytest.raises(UserError, match="bias"):
+            method.apply(TextEncoder(backbone, pooling), config, "")
+        return
+    encoder = method.apply(TextEncoder(backbone, pooling), config, "")
+    trainable = {n: p for n, p in encoder.named_parameters() if p.requires_grad}
+    assert trainable
+    downstream = mlp()
+    model = JointModel(encoder, downstream, "regression", 2).train()
+    with torch.no_grad():  # methods that start as the identity (LoRA B = 0, IA3 = 1, adapters)
+        for parameter in trainable.values():
+            parameter.add_(0.01 * torch.randn_like(parameter))
+    output = model(**joint_batch())
+    assert torch.isfinite(output.loss)
+    output.loss.backward()
+    reached = [n for n, p in trainable.items() if p.grad is not None and p.grad.abs().sum() > 0]
+    assert set(reached) == set(trainable), (name, sorted(set(trainable) - set(reached))[:5])
+    frozen = [n for n, p in encoder.named_parameters() if not p.requires_grad]
+    assert name == "full" or frozen
+    assert all(p.grad is None for p in encoder.parameters() if not p.requires_grad)
+    assert all(p.grad is not None for p in downstream.parameters())
