@@ -66,8 +66,22 @@ def test_best_epoch_is_restored_and_patience_stops():
     mean, std = float(train.target.mean()), float(train.target.std())
     model = build("mlp", 1)
     config = DownstreamTrainingConfig(max_epochs=200, patience=3, batch_size=64, learning_rate=3e-3)
-    outcome = train_downstream(model, "regression", train, validation, config, 0, mean, std)
+    reports = []
+    outcome = train_downstream(
+        model,
+        "regression",
+        train,
+        validation,
+        config,
+        0,
+        mean,
+        std,
+        on_epoch=lambda epoch, total, loss: reports.append((epoch, total, loss)),
+    )
     assert outcome.epochs == outcome.best_epoch + 1 + 3 or outcome.epochs == 200
+    # one progress report per epoch run, with that epoch's training loss
+    assert [(e, t) for e, t, _ in reports] == [(i + 1, 200) for i in range(outcome.epochs)]
+    assert [loss for *_, loss in reports] == [h["loss"] for h in outcome.history]
     again = evaluate_downstream(model, "regression", validation, config, mean, std)
     assert again["rmse"] == pytest.approx(outcome.best_validation["rmse"], rel=1e-6)
 

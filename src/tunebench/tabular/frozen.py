@@ -28,6 +28,7 @@ from tunebench.tabular.train import (
     evaluate_downstream,
     train_downstream,
 )
+from tunebench.training.loop import StepCallback
 from tunebench.training.metering import PeakHostMemory
 from tunebench.training.metrics import classification_metrics, regression_metrics
 
@@ -105,6 +106,7 @@ def train_and_test(
     downstream,
     training: DownstreamTrainingConfig,
     seed: int,
+    on_epoch: StepCallback | None = None,
 ) -> PipelineOutcome:
     """Fit the downstream model on the train features, select on validation, report test."""
     train, validation, test = features["train"], features["validation"], features["test"]
@@ -112,12 +114,16 @@ def train_and_test(
         if isinstance(downstream, GBDTConfig):
             outcome = _fit_trees(data, downstream, train, validation, test, seed)
         else:
-            outcome = _fit_torch(data, downstream, training, train, validation, test, seed)
+            outcome = _fit_torch(
+                data, downstream, training, train, validation, test, seed, on_epoch
+            )
     outcome.costs["peak_host_mb"] = memory.peak_mb
     return outcome
 
 
-def _fit_torch(data, downstream, training, train, validation, test, seed) -> PipelineOutcome:
+def _fit_torch(
+    data, downstream, training, train, validation, test, seed, on_epoch
+) -> PipelineOutcome:
     import torch
 
     torch.manual_seed(seed)
@@ -131,7 +137,9 @@ def _fit_torch(data, downstream, training, train, validation, test, seed) -> Pip
     )
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     scale = (data.target_mean, data.target_std, data.label_names)
-    outcome = train_downstream(model, data.problem, train, validation, training, seed, *scale)
+    outcome = train_downstream(
+        model, data.problem, train, validation, training, seed, *scale, on_epoch
+    )
     started = time.perf_counter()
     test_metrics = evaluate_downstream(model, data.problem, test, training, *scale)
     costs = {

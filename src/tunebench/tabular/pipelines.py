@@ -67,7 +67,9 @@ def _tabular_only(spec, data, cache_root, on_step) -> PipelineOutcome:
         name: Features(split.numeric, split.categorical, [], split.target)
         for name, split in data.splits.items()
     }
-    outcome = train_and_test(data, features, spec.downstream, spec.downstream_training, spec.seed)
+    outcome = train_and_test(
+        data, features, spec.downstream, spec.downstream_training, spec.seed, on_step
+    )
     return _with_steps(outcome, [outcome.costs["train_seconds"]])
 
 
@@ -92,7 +94,7 @@ def _frozen(spec, data, cache_root, on_step) -> PipelineOutcome:
     backbone, encoder, pooling, accelerator = _encoder(spec)
     freeze(encoder)
     encoder.to(accelerator.device)
-    outcome = _embed_and_train(spec, data, backbone, encoder, pooling, cache_root)
+    outcome = _embed_and_train(spec, data, backbone, encoder, pooling, cache_root, on_step)
     embed = outcome.costs["embed_seconds"]
     return _with_steps(outcome, [embed + outcome.costs["downstream_train_seconds"]])
 
@@ -131,7 +133,7 @@ def _two_step(spec, data, cache_root, on_step) -> PipelineOutcome:
     step1 = _step1(spec, data, backbone, encoder, accelerator, cache_root / "two_step", on_step)
     freeze(encoder)
     encoder.to(accelerator.device)
-    outcome = _embed_and_train(spec, data, backbone, encoder, pooling, cache_root)
+    outcome = _embed_and_train(spec, data, backbone, encoder, pooling, cache_root, on_step)
     step2_seconds = outcome.costs["embed_seconds"] + outcome.costs["downstream_train_seconds"]
     outcome.metrics["step1"] = step1.pop("metrics")
     outcome.costs["step1"] = step1
@@ -185,7 +187,9 @@ def _encoder(spec: TabularRunSpec) -> tuple[Backbone, nn.Module, str, Accelerato
     return backbone, encoder, pooling, accelerator
 
 
-def _embed_and_train(spec, data, backbone, encoder, pooling, cache_root) -> PipelineOutcome:
+def _embed_and_train(
+    spec, data, backbone, encoder, pooling, cache_root, on_step
+) -> PipelineOutcome:
     features, embed_costs = embed_table(
         data,
         encoder,
@@ -195,7 +199,9 @@ def _embed_and_train(spec, data, backbone, encoder, pooling, cache_root) -> Pipe
         cache_root / "embeddings",
     )
     set_seed(spec.seed)
-    outcome = train_and_test(data, features, spec.downstream, spec.downstream_training, spec.seed)
+    outcome = train_and_test(
+        data, features, spec.downstream, spec.downstream_training, spec.seed, on_step
+    )
     costs = outcome.costs
     costs["downstream_train_seconds"] = costs.pop("train_seconds")
     costs["total_params"] = costs.get("trainable_params", 0) + total_params(encoder)

@@ -20,6 +20,7 @@ from torch import nn
 
 from tunebench.tabular.data import Problem
 from tunebench.tabular.models.ft_transformer import FTTransformerWithText, make_parameter_groups
+from tunebench.training.loop import StepCallback
 from tunebench.training.metrics import classification_metrics, regression_metrics
 
 
@@ -76,9 +77,10 @@ def train_downstream(
     target_mean: float | None = None,
     target_std: float | None = None,
     label_names: list[str] | None = None,
+    on_epoch: StepCallback | None = None,
 ) -> DownstreamOutcome:
     """Train in place, on the device the model is on; on return `model` holds the weights of
-    its best validation epoch."""
+    its best validation epoch. `on_epoch(epoch, max_epochs, loss)` reports progress."""
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     groups = (
@@ -113,6 +115,8 @@ def train_downstream(
         )
         score = validation_metrics[metric]
         history.append({"epoch": epoch, "loss": float(total) / len(train), metric: score})
+        if on_epoch is not None:
+            on_epoch(epoch + 1, config.max_epochs, history[-1]["loss"])
         if best_score is None or (score > best_score if higher_is_better else score < best_score):
             best_score, best_epoch, best_validation = score, epoch, validation_metrics
             best_state = copy.deepcopy(model.state_dict())
