@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TextIO
 
 from rich.table import Table
@@ -104,21 +104,37 @@ def method_labels(records: Iterable[RunRecord]) -> dict[str, str]:
     `config["method"]` or `config["training"]` that differs between the runs of that method
     (`lora r=8`, `full learning_rate=0.0001`), so that different settings never share a row."""
     records = list(records)
-    configs: dict[str, list[dict[str, Any]]] = {}
+    suffixes = differing_settings(records, lambda r: r.method, _method_config)
+    return {r.run_id: f"{r.method} {suffixes[r.run_id]}".rstrip() for r in records}
+
+
+def differing_settings(
+    records: list[RunRecord],
+    group_of: Callable[[RunRecord], Hashable],
+    settings_of: Callable[[RunRecord], dict[str, Any]],
+    scope_of: Callable[[RunRecord], Hashable] = lambda r: None,
+) -> dict[str, str]:
+    """run_id → `key=value …` for each setting that differs between the runs of its group
+    ("" where none does): what a table row's label must show so that runs with different
+    settings never share a row, and nothing more. Settings are compared within each scope
+    (e.g. a task, whose own settings must not tell its runs apart from another task's) and
+    a key that differs in any scope is shown for the whole group."""
+    seen: dict[tuple[Hashable, Hashable], list[dict[str, Any]]] = {}
     for r in records:
-        distinct = configs.setdefault(r.method, [])
-        if _method_config(r) not in distinct:
-            distinct.append(_method_config(r))
-    differing: dict[str, list[str]] = {}
-    for method, seen in configs.items():
-        keys = dict.fromkeys(key for config in seen for key in config)
-        differing[method] = [k for k in keys if len({repr(c.get(k)) for c in seen}) > 1]
-    labels = {}
+        distinct = seen.setdefault((group_of(r), scope_of(r)), [])
+        if settings_of(r) not in distinct:
+            distinct.append(settings_of(r))
+    differing: dict[Hashable, dict[str, None]] = {}
+    for (group, _), settings in seen.items():
+        keys = dict.fromkeys(key for one in settings for key in one)
+        shown = differing.setdefault(group, {})
+        shown.update(dict.fromkeys(k for k in keys if len({repr(s.get(k)) for s in settings}) > 1))
+    suffixes = {}
     for r in records:
-        own = _method_config(r)
-        suffix = " ".join(f"{k}={_short(own[k])}" for k in differing[r.method] if k in own)
-        labels[r.run_id] = f"{r.method} {suffix}" if suffix else r.method
-    return labels
+        own = settings_of(r)
+        shown = [f"{k}={_short(own[k])}" for k in differing[group_of(r)] if k in own]
+        suffixes[r.run_id] = " ".join(shown)
+    return suffixes
 
 
 def _method_config(record: RunRecord) -> dict[str, Any]:

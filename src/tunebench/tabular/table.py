@@ -19,6 +19,7 @@ from rich.text import Text
 from tunebench.results import (
     best_flags,
     caption,
+    differing_settings,
     human_count,
     lower_is_better,
     md_bold,
@@ -54,10 +55,10 @@ def table_rows(records: Iterable[RunRecord], requested: str | None = None) -> li
     `seconds` is the mean training seconds of each step over seeds."""
     completed = [r for r in records if r.status == "completed"]
     metrics = task_metrics(completed, requested)
+    labels = row_labels(completed)
     groups: dict[tuple[str, str, str], list[RunRecord]] = {}
     for r in completed:
-        key = (r.backbone, r.config["downstream"]["name"], _label(r))
-        groups.setdefault(key, []).append(r)
+        groups.setdefault((r.backbone, *labels[r.run_id]), []).append(r)
     rows = []
     for (backbone, downstream, pipeline), runs in groups.items():
         cells = {}
@@ -87,8 +88,37 @@ def table_rows(records: Iterable[RunRecord], requested: str | None = None) -> li
     return rows
 
 
-def _label(record: RunRecord) -> str:
-    return pipeline_label(record.config["pipeline"], record.config.get("method"))
+def row_labels(records: list[RunRecord]) -> dict[str, tuple[str, str]]:
+    """run_id → (downstream label, pipeline label). Each names its settings that differ
+    between runs that would otherwise share a row: `ft_transformer d_block=96`,
+    `one_step (lora r=64) epochs=6`. Compared within each task, so that a task's own settings
+    (a regression task selects on RMSE) never split a row across tasks."""
+    downstream = differing_settings(
+        records, lambda r: r.config["downstream"]["name"], _downstream_settings, _task
+    )
+    training = differing_settings(
+        records,
+        lambda r: (r.config["pipeline"], r.method),
+        lambda r: dict(r.config.get("training") or {}),
+        _task,
+    )
+    labels = {}
+    for r in records:
+        pipeline = pipeline_label(r.config["pipeline"], r.config.get("method"))
+        labels[r.run_id] = (
+            f"{r.config['downstream']['name']} {downstream[r.run_id]}".rstrip(),
+            f"{pipeline} {training[r.run_id]}".rstrip(),
+        )
+    return labels
+
+
+def _task(record: RunRecord) -> str:
+    return record.task
+
+
+def _downstream_settings(record: RunRecord) -> dict:
+    model = {k: v for k, v in record.config["downstream"].items() if k != "name"}
+    return {**model, **(record.config.get("downstream_training") or {})}
 
 
 def format_seconds(steps: list[float]) -> str:
