@@ -66,24 +66,17 @@ def data() -> TabularData:
 
 
 def ft_transformer(n_texts: int = 2, d_out: int = 1):
-    torch.manual_seed(0)
-    return DOWNSTREAM_MODELS["ft_transformer"].build(
-        FTTransformerConfig(n_blocks=1, d_block=32),
-        n_num=2,
-        cat_cardinalities=CARDS,
-        text_dims=[HIDDEN] * n_texts,
-        d_out=d_out,
-    )
+    return tiny_downstream(FTTransformerConfig(n_blocks=1, d_block=32), n_texts, d_out)
 
 
 def mlp(n_texts: int = 2, d_out: int = 1):
+    return tiny_downstream(MLPConfig(n_blocks=1, d_block=16), n_texts, d_out)
+
+
+def tiny_downstream(config, n_texts: int, d_out: int):
     torch.manual_seed(0)
-    return DOWNSTREAM_MODELS["mlp"].build(
-        MLPConfig(n_blocks=1, d_block=16),
-        n_num=2,
-        cat_cardinalities=CARDS,
-        text_dims=[HIDDEN] * n_texts,
-        d_out=d_out,
+    return DOWNSTREAM_MODELS[config.name].build(
+        config, n_num=2, cat_cardinalities=CARDS, text_dims=[HIDDEN] * n_texts, d_out=d_out
     )
 
 
