@@ -256,7 +256,54 @@ def test_frozen_study_needs_no_method_and_adult_takes_tabular_only(tmp_path):
     assert [(r.pipeline, r.backbone, r.method) for r in runs] == [("tabular_only", None, None)] * 2
 
 
-# --- 9. labels and times ----------------------------------------------------------------------
+# --- 9. a study as its own grid plus more grids -----------------------------------------------
+
+GRIDS = (
+    BASE.replace("backbones: [minilm-l6]", "backbones: [minilm-l6]\nseeds: [0, 1]")
+    + """
+grids:
+  - {backbones: [smollm2-135m], downstream: [mlp], pipelines: [one_step]}
+  - {backbones: [smollm2-135m], downstream: [ft_transformer], pipelines: [frozen, two_step]}
+  - {downstream: [mlp]}
+"""
+)
+
+
+def test_grids_add_their_cells_to_the_studys_own(tmp_path):
+    runs = expand_tabular(load_study(write(tmp_path, GRIDS)))
+    cells = [(r.backbone, r.downstream.name, r.pipeline, r.seed) for r in runs]
+    own = [
+        ("minilm-l6", "mlp", "frozen"),
+        ("minilm-l6", "mlp", "one_step"),
+        ("minilm-l6", "gbdt", "frozen"),
+    ]
+    more = [
+        ("smollm2-135m", "mlp", "one_step"),
+        ("smollm2-135m", "ft_transformer", "frozen"),
+        ("smollm2-135m", "ft_transformer", "two_step"),
+    ]
+    # the third grid's cells are all in the study's own grid already: they run once
+    assert cells == [(*cell, seed) for cell in own + more for seed in (0, 1)]
+    assert {r.method.name for r in runs if r.pipeline != "frozen"} == {"lora"}
+    assert len({r.run_id for r in runs}) == len(runs)
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ("{downstream: [mlp], pipelines: [tfidf]}", "grids.0: pipeline tfidf trains trees"),
+        ("{backbones: []}", "grids.0: pipelines frozen, one_step need at least one backbone"),
+        ("{pipeline: [frozen]}", "grids.0.pipeline: unknown field"),
+        ("{downstream: [gbdt], pipelines: [one_step]}", "grids.0: the study has no runs"),
+    ],
+)
+def test_a_bad_grid_is_named(tmp_path, grid, message):
+    with pytest.raises(UserError) as error:
+        load_study(write(tmp_path, f"{BASE}grids:\n  - {grid}\n"))
+    assert message in str(error.value)
+
+
+# --- 10. labels and times ----------------------------------------------------------------------
 
 
 def test_pipeline_label_shows_only_settings_that_differ_from_the_defaults():

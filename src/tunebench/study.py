@@ -49,7 +49,7 @@ def run_study(
     # Bad data or an unknown backbone stops the study before any training, with one message.
     for task in {spec.task.model_dump_json(): spec.task for spec in runs}.values():
         _load_data(task)
-    for backbone in study.backbones:
+    for backbone in dict.fromkeys(spec.backbone for spec in runs if spec.backbone):
         load_config(backbone, study.trust_remote_code)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "study.yaml").write_text(

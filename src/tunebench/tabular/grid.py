@@ -37,6 +37,28 @@ Pipeline = Literal["frozen", "one_step", "two_step", "tabular_only", "tfidf"]
 LANGUAGE_MODEL_PIPELINES = ("frozen", "one_step", "two_step")
 
 
+class SubGrid(BaseModel):
+    """One more grid of a study: the study's own, with the backbones, downstream models,
+    pipelines or methods it names in place of the study's. A table that leaves cells empty,
+    as seed 000's does for its 7B model, is the study's grid plus such grids."""
+
+    model_config = ConfigDict(extra="forbid")
+    backbones: list[str] | None = None
+    downstream: list[AnyDownstreamConfig] | None = Field(default=None, min_length=1)
+    pipelines: list[Pipeline] | None = Field(default=None, min_length=1)
+    methods: list[MethodEntry] | None = None
+
+    @field_validator("downstream", mode="before")
+    @classmethod
+    def _names_as_mappings(cls, items: Any) -> Any:
+        return None if items is None else names_as_mappings(items)
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _method_entries(cls, methods: Any) -> Any:
+        return None if methods is None else method_entries(methods)
+
+
 class TabularStudyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,11 +78,13 @@ class TabularStudyConfig(BaseModel):
     tabular_only); in one_step its learning rate and weight decay apply to the downstream
     model's parameters."""
     trust_remote_code: bool = False
+    grids: list[SubGrid] = Field(default_factory=list)
+    """Optional: more grids whose runs join the study's own (SubGrid)."""
 
     @field_validator("tasks", "downstream", mode="before")
     @classmethod
     def _names_as_mappings(cls, items: Any) -> Any:
-        return [{"name": item} if isinstance(item, str) else item for item in items or []]
+        return names_as_mappings(items)
 
     @field_validator("methods", mode="before")
     @classmethod
@@ -68,20 +92,40 @@ class TabularStudyConfig(BaseModel):
         return method_entries(methods)
 
     @model_validator(mode="after")
-    def _check_grid(self) -> TabularStudyConfig:
-        language = [p for p in self.pipelines if p in LANGUAGE_MODEL_PIPELINES]
-        if language and not self.backbones:
-            raise ValueError(f"pipelines {', '.join(language)} need at least one backbone")
-        tuned = [p for p in self.pipelines if p in ("one_step", "two_step")]
-        if tuned and not [m for m in self.methods if m.method.name != "frozen"]:
-            raise ValueError(
-                f"pipelines {', '.join(tuned)} need at least one method other than frozen "
-                "(e.g. methods: [lora])"
-            )
-        has_gbdt = any(isinstance(d, GBDTConfig) for d in self.downstream)
-        if "tfidf" in self.pipelines and not has_gbdt:
-            raise ValueError("pipeline tfidf trains trees: add gbdt to downstream")
+    def _check_grids(self) -> TabularStudyConfig:
+        _check_grid(self)
+        for index, grid in enumerate(self.grids):
+            try:
+                _check_grid(self.grid(grid))
+            except ValueError as error:
+                raise ValueError(f"grids.{index}: {error}") from error
         return self
+
+    def grid(self, override: SubGrid) -> TabularStudyConfig:
+        """This study with one sub-grid's fields in place of its own (and no sub-grids)."""
+        fields = override.model_dump(exclude_none=True, exclude_unset=True).keys()
+        return self.model_copy(update={"grids": [], **{f: getattr(override, f) for f in fields}})
+
+
+def names_as_mappings(items: Any) -> Any:
+    """`[mlp, {name: gbdt, ...}]` -> `[{name: mlp}, {name: gbdt, ...}]`."""
+    return [{"name": item} if isinstance(item, str) else item for item in items or []]
+
+
+def _check_grid(grid: TabularStudyConfig) -> None:
+    """The rules a grid's fields must obey together (each grid of a study on its own)."""
+    language = [p for p in grid.pipelines if p in LANGUAGE_MODEL_PIPELINES]
+    if language and not grid.backbones:
+        raise ValueError(f"pipelines {', '.join(language)} need at least one backbone")
+    tuned = [p for p in grid.pipelines if p in ("one_step", "two_step")]
+    if tuned and not [m for m in grid.methods if m.method.name != "frozen"]:
+        raise ValueError(
+            f"pipelines {', '.join(tuned)} need at least one method other than frozen "
+            "(e.g. methods: [lora])"
+        )
+    has_gbdt = any(isinstance(d, GBDTConfig) for d in grid.downstream)
+    if "tfidf" in grid.pipelines and not has_gbdt:
+        raise ValueError("pipeline tfidf trains trees: add gbdt to downstream")
 
 
 class TabularRunSpec(BaseModel):
@@ -132,6 +176,18 @@ def _digest(value: Any) -> str:
 
 
 def expand_tabular(study: TabularStudyConfig) -> list[TabularRunSpec]:
+    """The runs of the study's grid, then of each of its `grids` (a cell that two grids share
+    runs once)."""
+    runs = {spec.run_id: spec for spec in _expand_grid(study)}
+    for index, grid in enumerate(study.grids):
+        try:
+            runs.update((spec.run_id, spec) for spec in _expand_grid(study.grid(grid)))
+        except UserError as error:
+            raise UserError(f"grids.{index}: {error}") from error
+    return list(runs.values())
+
+
+def _expand_grid(study: TabularStudyConfig) -> list[TabularRunSpec]:
     """The runs in table order: task, then the LM-free baselines, then per backbone, downstream
     model, pipeline and method; seeds innermost."""
     runs: list[TabularRunSpec] = []
