@@ -167,7 +167,11 @@ def pipeline_label(pipeline: str, method: dict[str, Any] | None) -> str:
     if method is None or pipeline not in ("one_step", "two_step"):
         return pipeline
     defaults = METHODS[method["name"]].config().model_dump(mode="json")
-    changed = [f"{k}={v}" for k, v in method.items() if k != "name" and defaults.get(k) != v]
+    changed = [
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in method.items()
+        if k != "name" and defaults.get(k) != v
+    ]
     return f"{pipeline} ({' '.join([method['name'], *changed])})"
 
 
