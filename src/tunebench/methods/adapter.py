@@ -10,7 +10,7 @@ import adapters
 from adapters import DoubleSeqBnConfig, SeqBnConfig
 from pydantic import PositiveInt
 
-from tunebench.methods.base import Method, MethodConfig
+from tunebench.methods.base import Method, MethodConfig, Target, freeze
 
 ADAPTER_NAME = "tunebench"
 
@@ -21,15 +21,16 @@ class AdapterConfig(MethodConfig):
     placement: Literal["houlsby", "pfeiffer"] = "pfeiffer"
 
 
-def apply(model, config: AdapterConfig, backbone_path: str):
+def apply(target: Target, config: AdapterConfig):
     layout = DoubleSeqBnConfig if config.placement == "houlsby" else SeqBnConfig
-    adapters.init(model.backbone)
-    model.backbone.add_adapter(
+    freeze(target.model)  # a language model's output layer too
+    adapters.init(target.backbone)
+    target.backbone.add_adapter(
         ADAPTER_NAME, config=layout(reduction_factor=config.reduction_factor)
     )
-    model.backbone.train_adapter(ADAPTER_NAME)  # freezes the backbone except the adapter
-    model.classifier.requires_grad_(True)
-    return model
+    target.backbone.train_adapter(ADAPTER_NAME)  # freezes the backbone except the adapter
+    target.train_head()
+    return target.model
 
 
 METHOD = Method("adapter", AdapterConfig, 1e-3, "bottleneck adapters (Houlsby or Pfeiffer)", apply)

@@ -1,8 +1,9 @@
-"""What a fine-tuning method is: a typed config, a default learning rate, and `apply`.
+"""What a fine-tuning method is: a typed config, a default learning rate, and how it applies.
 
-`apply` takes the freshly built classifier (backbone + head, everything trainable) and returns
-the module to train, with exactly the method's parameters left trainable. The head is always
-trainable: every method is compared with the same head.
+A method is applied to a `Target`: the module to train, the transformer inside it, and the head
+that trains with every method (a classifier's; a language model has none beyond its own output
+layer, which stays as the method leaves it). It returns the module to train, with exactly the
+method's parameters left trainable, so every method is compared with the same head.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from peft import TaskType
 from pydantic import BaseModel, ConfigDict
 from torch import nn
+from transformers import PreTrainedModel
 
 from tunebench.heads import SequenceClassifier
 
@@ -24,13 +27,47 @@ class MethodConfig(BaseModel):
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a method changes.
+
+    `model` is what the method returns (wrapped by peft for the peft methods), `backbone` the
+    transformer whose blocks it changes, `head` what trains with every method (None for a
+    causal language model), and `peft_task` tells peft how inputs and labels flow: SEQ_CLS for
+    our classifier and text encoder, CAUSAL_LM for a language model (virtual tokens get -100
+    labels, `generate` works).
+    """
+
+    model: nn.Module
+    backbone: nn.Module
+    head: nn.Module | None
+    peft_task: TaskType
+    backbone_path: str = ""
+
+    @classmethod
+    def of(cls, model: nn.Module, backbone_path: str = "") -> Target:
+        if isinstance(model, SequenceClassifier):  # also the tabular TextEncoder
+            return cls(model, model.backbone, model.classifier, TaskType.SEQ_CLS, backbone_path)
+        if isinstance(model, PreTrainedModel) and model.base_model is not model:
+            return cls(model, model.base_model, None, TaskType.CAUSAL_LM, backbone_path)
+        raise TypeError(f"cannot apply a method to {type(model).__name__}")
+
+    def train_head(self) -> None:
+        if self.head is not None:
+            self.head.requires_grad_(True)
+
+
+@dataclass(frozen=True)
 class Method:
     name: str
     config: type[MethodConfig]
     default_lr: float
     description: str
-    apply: Callable[[SequenceClassifier, MethodConfig, str], nn.Module]
-    """(classifier, config, backbone path for tokenizer-initialised prompts) -> model to train"""
+    apply_to: Callable[[Target, MethodConfig], nn.Module]
+
+    def apply(self, model: nn.Module, config: MethodConfig, backbone_path: str = "") -> nn.Module:
+        """The model to train: `model` (a classifier, text encoder or causal LM) with this
+        method applied. `backbone_path` lets prompt tuning initialise from the tokenizer."""
+        return self.apply_to(Target.of(model, backbone_path), config)
 
 
 def freeze(module: nn.Module) -> None:

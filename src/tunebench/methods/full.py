@@ -2,17 +2,16 @@
 
 from typing import Literal
 
-from tunebench.methods.base import Method, MethodConfig
+from tunebench.methods.base import Method, MethodConfig, Target
 
 
 class FullConfig(MethodConfig):
     name: Literal["full"] = "full"
 
 
-def apply(model, config: FullConfig, backbone_path: str):
-    for parameter in model.parameters():
-        parameter.requires_grad_(True)
-    return model
+def apply(target: Target, config: FullConfig):
+    target.model.requires_grad_(True)
+    return target.model
 
 
 METHOD = Method("full", FullConfig, 5e-5, "full fine-tuning of every parameter", apply)

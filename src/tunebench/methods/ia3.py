@@ -3,9 +3,9 @@
 from typing import Literal
 
 from peft import IA3Config as PeftIA3Config
-from peft import TaskType, get_peft_model
+from peft import get_peft_model
 
-from tunebench.methods.base import Method, MethodConfig
+from tunebench.methods.base import Method, MethodConfig, Target
 
 
 class IA3Config(MethodConfig):
@@ -15,13 +15,13 @@ class IA3Config(MethodConfig):
     feedforward_modules: list[str] | None = None
 
 
-def apply(model, config: IA3Config, backbone_path: str):
+def apply(target: Target, config: IA3Config):
     peft_config = PeftIA3Config(
-        task_type=TaskType.SEQ_CLS,
+        task_type=target.peft_task,
         target_modules=config.target_modules,
         feedforward_modules=config.feedforward_modules,
     )
-    return get_peft_model(model, peft_config)
+    return get_peft_model(target.model, peft_config)
 
 
 METHOD = Method("ia3", IA3Config, 5e-3, "learned scaling vectors on k, v and feed-forward", apply)

@@ -3,10 +3,10 @@
 from typing import Literal
 
 from peft import LoraConfig as PeftLoraConfig
-from peft import TaskType, get_peft_model
+from peft import get_peft_model
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from tunebench.methods.base import Method, MethodConfig
+from tunebench.methods.base import Method, MethodConfig, Target
 
 
 class LoraConfig(MethodConfig):
@@ -20,16 +20,16 @@ class LoraConfig(MethodConfig):
     """Block indices to adapt; None = every block."""
 
 
-def apply(model, config: LoraConfig, backbone_path: str):
+def apply(target: Target, config: LoraConfig):
     peft_config = PeftLoraConfig(
-        task_type=TaskType.SEQ_CLS,
+        task_type=target.peft_task,
         r=config.r,
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
         target_modules=config.target_modules,
         layers_to_transform=config.layers,
     )
-    return get_peft_model(model, peft_config)
+    return get_peft_model(target.model, peft_config)
 
 
 METHOD = Method("lora", LoraConfig, 1e-3, "low-rank adapters on attention projections", apply)

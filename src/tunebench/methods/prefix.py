@@ -2,10 +2,10 @@
 
 from typing import Literal
 
-from peft import PrefixTuningConfig, TaskType, get_peft_model
+from peft import PrefixTuningConfig, get_peft_model
 from pydantic import PositiveInt
 
-from tunebench.methods.base import Method, MethodConfig
+from tunebench.methods.base import Method, MethodConfig, Target
 
 
 class PrefixConfig(MethodConfig):
@@ -15,13 +15,13 @@ class PrefixConfig(MethodConfig):
     """Reparametrise the prefix through a two-layer MLP (more parameters, often more stable)."""
 
 
-def apply(model, config: PrefixConfig, backbone_path: str):
+def apply(target: Target, config: PrefixConfig):
     peft_config = PrefixTuningConfig(
-        task_type=TaskType.SEQ_CLS,
+        task_type=target.peft_task,
         num_virtual_tokens=config.num_virtual_tokens,
         prefix_projection=config.projection,
     )
-    return get_peft_model(model, peft_config)
+    return get_peft_model(target.model, peft_config)
 
 
 METHOD = Method("prefix", PrefixConfig, 1e-2, "trainable key/value prefixes in every layer", apply)

@@ -2,10 +2,10 @@
 
 from typing import Literal
 
-from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
+from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
 from pydantic import PositiveInt, model_validator
 
-from tunebench.methods.base import Method, MethodConfig
+from tunebench.methods.base import Method, MethodConfig, Target
 
 
 class PromptConfig(MethodConfig):
@@ -22,16 +22,16 @@ class PromptConfig(MethodConfig):
         return self
 
 
-def apply(model, config: PromptConfig, backbone_path: str):
+def apply(target: Target, config: PromptConfig):
     text_init = config.init == "text"
     peft_config = PromptTuningConfig(
-        task_type=TaskType.SEQ_CLS,
+        task_type=target.peft_task,
         num_virtual_tokens=config.num_virtual_tokens,
         prompt_tuning_init=PromptTuningInit.TEXT if text_init else PromptTuningInit.RANDOM,
         prompt_tuning_init_text=config.init_text if text_init else None,
-        tokenizer_name_or_path=backbone_path if text_init else None,
+        tokenizer_name_or_path=target.backbone_path if text_init else None,
     )
-    return get_peft_model(model, peft_config)
+    return get_peft_model(target.model, peft_config)
 
 
 METHOD = Method("prompt", PromptConfig, 3e-2, "trainable soft-prompt tokens at the input", apply)
