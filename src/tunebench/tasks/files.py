@@ -24,7 +24,7 @@ import pandas as pd
 from tunebench.assets import sha256_files
 from tunebench.errors import UserError
 from tunebench.tasks.base import TaskData
-from tunebench.tasks.splits import select, stratified_split
+from tunebench.tasks.splits import random_split, select, stratified_split
 
 if TYPE_CHECKING:
     from tunebench.tasks.config import TaskConfig
@@ -41,12 +41,9 @@ def load_file_task(cfg: TaskConfig) -> TaskData:
     columns = {"text_column": cfg.text_column, "label_column": cfg.label_column}
     if cfg.text_pair_column is not None:
         columns["text_pair_column"] = cfg.text_pair_column
-    for field, column in columns.items():
-        if column not in frame.columns:
-            have = ", ".join(map(str, frame.columns))
-            raise UserError(f"{path} has no column {column!r} ({field}); its columns are: {have}")
-    texts = _texts(frame[cfg.text_column], path)
-    pairs = None if cfg.text_pair_column is None else _texts(frame[cfg.text_pair_column], path)
+    require_columns(frame, path, **columns)
+    texts = texts_of(frame[cfg.text_column], path)
+    pairs = None if cfg.text_pair_column is None else texts_of(frame[cfg.text_pair_column], path)
     names, ids = _labels(frame[cfg.label_column], path)
     if SPLIT_COLUMN in frame.columns:
         parts = _given_split(frame[SPLIT_COLUMN], ids, names, path)
@@ -119,7 +116,35 @@ def _rows(rows: list[int]) -> str:
     return f"data row {rows[0] + 1}{more}"
 
 
-def _texts(column: pd.Series, path: Path) -> list[str]:
+def require_columns(frame: pd.DataFrame, path: Path, **columns: str) -> None:
+    """UserError naming the first setting (`field=column`) whose column the file lacks."""
+    for field, column in columns.items():
+        if column not in frame.columns:
+            have = ", ".join(map(str, frame.columns))
+            raise UserError(f"{path} has no column {column!r} ({field}); its columns are: {have}")
+
+
+def split_rows(frame: pd.DataFrame, path: Path) -> list[list[int]]:
+    """Train / validation / test rows of a file without labels to stratify on: its `split`
+    column (without validation rows, a random 10% of train), else a random 70/10/20 split
+    with the fixed seed."""
+    if SPLIT_COLUMN not in frame.columns:
+        if len(frame) < 3:
+            raise UserError(f"{path}: {len(frame)} data row(s); a 70/10/20 split needs 3")
+        return random_split(len(frame), (0.7, 0.1, 0.2))
+    parts = _split_column(frame[SPLIT_COLUMN], path)
+    if not parts["validation"]:
+        if len(parts["train"]) < 2:
+            raise UserError(f"{path}: one 'train' row; taking 10% as validation needs 2")
+        fit, val = random_split(len(parts["train"]), (0.9, 0.1))
+        parts["train"], parts["validation"] = (
+            [parts["train"][j] for j in fit],
+            [parts["train"][j] for j in val],
+        )
+    return [parts[name] for name in SPLIT_NAMES]
+
+
+def texts_of(column: pd.Series, path: Path) -> list[str]:
     """Texts as strings (numbers are written out); a missing or blank text is an error."""
     texts = ["" if _missing(v) else str(v) for v in column.tolist()]
     blank = [i for i, t in enumerate(texts) if not t.strip()]
@@ -163,17 +188,7 @@ def _given_split(
     column: pd.Series, ids: list[int], names: list[str], path: Path
 ) -> list[list[int]]:
     """Row indices per split from the `split` column."""
-    values = ["" if _missing(v) else str(v).strip().lower() for v in column.tolist()]
-    bad = [i for i, v in enumerate(values) if v not in SPLIT_NAMES]
-    if bad:
-        raise UserError(
-            f"{path}: column {SPLIT_COLUMN!r} has {column.tolist()[bad[0]]!r} in {_rows(bad)}; "
-            f"allowed values: {', '.join(SPLIT_NAMES)}"
-        )
-    parts = {name: [i for i, v in enumerate(values) if v == name] for name in SPLIT_NAMES}
-    for name in ("train", "test"):
-        if not parts[name]:
-            raise UserError(f"{path}: column {SPLIT_COLUMN!r} has no {name!r} rows")
+    parts = _split_column(column, path)
     train_ids = [ids[i] for i in parts["train"]]
     absent = sorted(set(ids) - set(train_ids))
     if absent:
@@ -190,6 +205,22 @@ def _given_split(
             [parts["train"][j] for j in val],
         )
     return [parts[name] for name in SPLIT_NAMES]
+
+
+def _split_column(column: pd.Series, path: Path) -> dict[str, list[int]]:
+    """Row indices per split name from the `split` column; train and test must have rows."""
+    values = ["" if _missing(v) else str(v).strip().lower() for v in column.tolist()]
+    bad = [i for i, v in enumerate(values) if v not in SPLIT_NAMES]
+    if bad:
+        raise UserError(
+            f"{path}: column {SPLIT_COLUMN!r} has {column.tolist()[bad[0]]!r} in {_rows(bad)}; "
+            f"allowed values: {', '.join(SPLIT_NAMES)}"
+        )
+    parts = {name: [i for i, v in enumerate(values) if v == name] for name in SPLIT_NAMES}
+    for name in ("train", "test"):
+        if not parts[name]:
+            raise UserError(f"{path}: column {SPLIT_COLUMN!r} has no {name!r} rows")
+    return parts
 
 
 def _require_rows_per_label(

@@ -103,3 +103,18 @@ def limit(data: TaskData, max_train: int | None, max_eval: int | None, data_seed
         test=_subset(data.test, max_eval, SPLIT_SEED),
         data_sha256=data.data_sha256,
     )
+
+
+def random_split(n: int, fractions: Sequence[float], seed: int = SPLIT_SEED) -> list[list[int]]:
+    """Row indices for each part of `n` unlabelled rows: shuffled with the seed, cut by the
+    fractions (largest-remainder rounding), each part sorted."""
+    order = np.random.default_rng(seed).permutation(n)
+    cuts = np.cumsum(apportion(n, fractions))[:-1]
+    return [sorted(part.tolist()) for part in np.split(order, cuts)]
+
+
+def random_subset(n_total: int, n: int | None, seed: int) -> list[int] | None:
+    """`n` sorted row indices drawn with `seed`, or None when `n` keeps every row."""
+    if n is None or n >= n_total:
+        return None
+    return sorted(np.random.default_rng(seed).permutation(n_total)[:n].tolist())

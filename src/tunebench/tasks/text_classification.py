@@ -110,13 +110,13 @@ def load_20newsgroups(cfg: TaskConfig) -> TaskData:
 # --- boolq ------------------------------------------------------------------------------------
 
 
-def _jsonl(path: Path) -> list[dict]:
+def jsonl(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
 @functools.lru_cache(maxsize=4)
-def _read_boolq(folder: Path) -> tuple[_Raw, int]:
+def read_boolq(folder: Path) -> tuple[_Raw, int]:
     """BoolQ (question, passage) pairs, official dev rows last; returns (raw, dev row count).
 
     combined.jsonl holds the labelled train and dev rows plus the unlabelled test rows, with
@@ -125,11 +125,11 @@ def _read_boolq(folder: Path) -> tuple[_Raw, int]:
     combined.jsonl by (question, "title -- passage") and left out of the train pool.
     """
     combined, dev = folder / "combined.jsonl", folder / "dev.jsonl"
-    dev_rows = _jsonl(dev)
+    dev_rows = jsonl(dev)
     dev_keys = {(r["question"], f"{r['title']} -- {r['passage']}") for r in dev_rows}
     pool = [
         r
-        for r in _jsonl(combined)
+        for r in jsonl(combined)
         if r.get("label") is not None and (r["question"], r["passage"]) not in dev_keys
     ]
     questions = [r["question"] for r in pool] + [r["question"] for r in dev_rows]
@@ -142,7 +142,7 @@ def _read_boolq(folder: Path) -> tuple[_Raw, int]:
 
 def load_boolq(cfg: TaskConfig) -> TaskData:
     """BoolQ: official dev set as test; the other labelled rows split 90/10 train/validation."""
-    raw, n_dev = _read_boolq(assets.asset_dir("boolq") / BOOLQ_DIR)
+    raw, n_dev = read_boolq(assets.asset_dir("boolq") / BOOLQ_DIR)
     n_pool = len(raw[2]) - n_dev
     fit, validation = stratified_split(raw[2][:n_pool], (0.9, 0.1))
     return _task(cfg.name, raw, [fit, validation, list(range(n_pool, len(raw[2])))])
