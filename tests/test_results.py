@@ -154,7 +154,7 @@ def test_rendered_table_shows_formatted_cells_and_bold_best() -> None:
     console = Console(file=io.StringIO(), width=200)
     console.print(table)
     text = console.file.getvalue()
-    for cell in ("sst2 accuracy", "train s", "peak RAM MB", "trainable", "92.00 ± 2.00"):
+    for cell in ("sst2 accuracy ↑", "train s", "peak RAM MB", "trainable", "92.00 ± 2.00"):
         assert cell in text
     assert "96.00 ± 1.41" in text  # lora r=8 over two seeds
     assert "74.5K (1.69%)" in text
@@ -162,7 +162,7 @@ def test_rendered_table_shows_formatted_cells_and_bold_best() -> None:
     assert headers == [
         "Backbone",
         "Method",
-        "sst2 accuracy",
+        "sst2 accuracy ↑",
         "train s",
         "peak RAM MB",
         "trainable",
@@ -185,6 +185,9 @@ def test_loss_is_shown_as_a_plain_number() -> None:
 def test_one_column_per_task_and_a_dash_where_a_method_has_no_runs() -> None:
     records = [*RECORDS, _record("full-mnli", FULL, 0, 0.80, task="mnli")]
     table = comparison_table(records)
-    assert [column.header for column in table.columns][2:4] == ["sst2 accuracy", "mnli accuracy"]
+    assert [column.header for column in table.columns][2:4] == [
+        "sst2 accuracy ↑",
+        "mnli accuracy ↑",
+    ]
     assert [str(cell) for cell in table.columns[3].cells] == ["80.00", "—", "—"]
     assert [cell.style for cell in table.columns[3].cells] == ["", "", ""]  # nothing to beat

@@ -47,3 +47,51 @@ def toy_batch(batch_size: int = 4, length: int = 8) -> dict[str, torch.Tensor]:
     input_ids[0, -3:] = 0
     labels = torch.arange(batch_size) % 2
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def tiny_tokenizer(chat: bool = True):
+    """A character-level fast tokenizer (one token per character) with `<|im_end|>` as pad
+    and end of sequence, and optionally a ChatML template: offline, deterministic."""
+    import string
+
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<|im_end|>", "<|im_start|>", "<unk>"]
+    vocab = {token: i for i, token in enumerate(specials + list(string.printable))}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|im_end|>", unk_token="<unk>"
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
+    if chat:
+        tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def tiny_causal_lm(vocab_size: int = 110):
+    """A 2-layer Llama with its language-modelling head (tied embeddings, as SmolLM2)."""
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        pad_token_id=0,
+        eos_token_id=0,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config)

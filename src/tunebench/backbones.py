@@ -18,6 +18,7 @@ from typing import Literal
 from transformers import (
     AutoConfig,
     AutoModel,
+    AutoModelForCausalLM,
     AutoTokenizer,
     PretrainedConfig,
     PreTrainedModel,
@@ -90,12 +91,35 @@ def load_backbone(name: str, trust_remote_code: bool = False) -> Backbone:
     path = model_path(name)
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     model = AutoModel.from_pretrained(path, config=config, trust_remote_code=trust_remote_code)
-    kind: Kind = "decoder" if config.is_decoder or _is_causal(config) else "encoder"
+    kind: Kind = "decoder" if is_decoder(config) else "encoder"
     if getattr(model, "pooler", None) is not None:
         model.pooler = None  # our head pools by itself; an unused pooler would inflate counts
     _ensure_pad_token(tokenizer, model)
     tokenizer.padding_side = "right"
     return Backbone(name, model, tokenizer, kind, _default_pooling(path, kind), path)
+
+
+def load_causal_lm(name: str, trust_remote_code: bool = False) -> Backbone:
+    """Load a decoder with its language-modelling head, for the generative task families."""
+    config = load_config(name, trust_remote_code)
+    if not is_decoder(config):
+        raise UserError(
+            f"backbone '{name}' is an encoder ({type(config).__name__}): generation, multiple "
+            "choice and preference tasks need a decoder with a language-modelling head, such "
+            "as smollm2-135m"
+        )
+    path = model_path(name)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(
+        path, config=config, trust_remote_code=trust_remote_code
+    )
+    _ensure_pad_token(tokenizer, model)
+    tokenizer.padding_side = "right"
+    return Backbone(name, model, tokenizer, "decoder", "last", path)
+
+
+def is_decoder(config: PretrainedConfig) -> bool:
+    return bool(config.is_decoder) or _is_causal(config)
 
 
 def _is_causal(config) -> bool:

@@ -77,8 +77,8 @@ def results(
     metric: Annotated[
         str | None,
         typer.Option(
-            help="Test metric shown in the table (default: accuracy; tabular studies: accuracy "
-            "or MSE per task, as in seed 000)."
+            help="Test metric shown in the table (default, per task: accuracy; perplexity for "
+            "generation, reward_accuracy for preference; tabular: accuracy or MSE, as in seed 000)."
         ),
     ] = None,
 ) -> None:
@@ -102,9 +102,9 @@ def results(
         else:
             console.print(tabular_table(records, metric))
     elif format is Format.markdown:
-        render.write_markdown(records, sys.stdout, metric or "accuracy")
+        render.write_markdown(records, sys.stdout, metric)
     else:
-        console.print(render.comparison_table(records, metric or "accuracy"))
+        console.print(render.comparison_table(records, metric))
 
 
 @app.command("list")
@@ -130,7 +130,7 @@ def list_(
         table.add_column("target")
         table.add_column("description")
         for name, task in BUILTIN_TASKS.items():
-            table.add_row(name, "text", f"{task.num_labels} classes", task.description)
+            table.add_row(name, task.family, task.target, task.description)
         for name, tabular in BUILTIN_TABULAR_TASKS.items():
             roles = tabular.roles
             target = f"{roles.target} ({roles.problem})"

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from tunebench.errors import UserError
 from tunebench.methods import METHODS, AnyMethodConfig
 from tunebench.tabular.models import DOWNSTREAM_MODELS
-from tunebench.tasks.config import TaskConfig
+from tunebench.tasks.config import TASK_CONFIGS, AnyTaskConfig
 from tunebench.training.config import TrainingConfig
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class StudyConfig(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     backbones: list[str] = Field(min_length=1)
-    tasks: list[TaskConfig] = Field(min_length=1)
+    tasks: list[AnyTaskConfig] = Field(min_length=1)
     methods: list[MethodEntry] = Field(min_length=1)
     seeds: list[int] = Field(default=[0], min_length=1)
     training: TrainingConfig = TrainingConfig()
@@ -81,7 +81,7 @@ class RunSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     backbone: str
-    task: TaskConfig
+    task: AnyTaskConfig
     method: AnyMethodConfig
     seed: int
     training: TrainingConfig
@@ -122,12 +122,27 @@ def load_study(path: Path) -> StudyConfig | TabularStudyConfig:
     return study
 
 
+# What each task family's validation reports, and the metric that picks the best epoch by
+# default (classification's default is TrainingConfig's own, so its run ids never change).
+VALIDATION_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro", "auroc"),
+    "generation": ("perplexity", "loss"),
+    "multiple_choice": ("accuracy", "accuracy_norm"),
+    "preference": ("loss", "reward_accuracy", "reward_margin", "chosen_perplexity"),
+}
+FAMILY_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "generation": {"selection_metric": "perplexity"},
+    "preference": {"selection_metric": "loss"},
+}
+
+
 def expand(study: StudyConfig) -> list[RunSpec]:
     """The study's runs, in a stable order: backbone, task, method, variant, seed."""
     trainings = {
-        (m, v): _training(study, m, v)
+        (m, v, task.family): _training(study, m, v, task.family)
         for m in range(len(study.methods))
         for v in range(len(study.variants))
+        for task in study.tasks
     }
     runs = []
     for backbone, task, (m, entry), (v, _), seed in itertools.product(
@@ -143,21 +158,32 @@ def expand(study: StudyConfig) -> list[RunSpec]:
                 task=task,
                 method=entry.method,
                 seed=seed,
-                training=trainings[(m, v)],
+                training=trainings[(m, v, task.family)],
                 trust_remote_code=study.trust_remote_code,
             )
         )
     return runs
 
 
-def _training(study: StudyConfig, method_index: int, variant_index: int) -> TrainingConfig:
+def _training(
+    study: StudyConfig, method_index: int, variant_index: int, family: str
+) -> TrainingConfig:
     entry = study.methods[method_index]
-    return resolve_training(
+    where = f"methods.{method_index}.training or variants.{variant_index}"
+    training = resolve_training(
         study.training,
         [entry.training, study.variants[variant_index]],
         entry.method.name,
-        f"methods.{method_index}.training or variants.{variant_index}",
+        where,
+        FAMILY_TRAINING_DEFAULTS.get(family),
     )
+    if training.selection_metric not in VALIDATION_METRICS[family]:
+        raise UserError(
+            f"training.selection_metric (or {where}): {family} tasks report "
+            f"{', '.join(VALIDATION_METRICS[family])} on validation, not "
+            f"{training.selection_metric!r}"
+        )
+    return training
 
 
 def resolve_training(
@@ -194,4 +220,4 @@ def describe(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-_UNION_TAGS = {"method"} | set(METHODS) | set(DOWNSTREAM_MODELS)
+_UNION_TAGS = {"method"} | set(METHODS) | set(DOWNSTREAM_MODELS) | set(TASK_CONFIGS)

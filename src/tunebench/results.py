@@ -155,11 +155,35 @@ def lower_is_better(metric: str) -> bool:
     return metric in LOWER_IS_BETTER or metric.endswith("loss") or metric == "perplexity"
 
 
-def summary_rows(records: Iterable[RunRecord], metric: str = "accuracy") -> list[dict[str, Any]]:
+DEFAULT_METRICS = {
+    "classification": "accuracy",
+    "generation": "perplexity",
+    "multiple_choice": "accuracy",
+    "preference": "reward_accuracy",
+}
+
+
+def task_metrics(records: Iterable[RunRecord], metric: str | None) -> dict[str, str]:
+    """task -> the test metric its column shows: `metric` if given, else its family's default
+    (accuracy; perplexity for generation; reward accuracy for preference)."""
+    shown = {}
+    for r in records:
+        task = r.config.get("task", {}) if isinstance(r.config, dict) else {}
+        family = task.get("family", "classification") if isinstance(task, dict) else ""
+        shown.setdefault(r.task, metric or DEFAULT_METRICS.get(family, "accuracy"))
+    return shown
+
+
+def is_percent(metric: str) -> bool:
+    return any(word in metric for word in _HIGHER_IS_PERCENT)
+
+
+def summary_rows(records: Iterable[RunRecord], metric: str | None = None) -> list[dict[str, Any]]:
     """One dict per (backbone, method label) over completed runs, in order of first run.
 
-    Each row: `backbone`, `method` (label), `tasks` {task: {mean, std, n, best}} for the test
-    `metric` (std is the sample std over seeds, None below 2 values), `train_seconds` (mean),
+    Each row: `backbone`, `method` (label), `tasks` {task: {mean, std, n, best}} for each
+    task's test metric (`task_metrics`; std is the sample std over seeds, None below 2
+    values), `train_seconds` (mean),
     `peak_host_mb` (max over runs: what a machine must have), `trainable_params` and
     `total_params` (means), `n` (distinct seeds), and `best_train_seconds`. `best` marks the
     best mean of a column when at least two rows have one; ties are all best.
@@ -168,6 +192,7 @@ def summary_rows(records: Iterable[RunRecord], metric: str = "accuracy") -> list
     labels = method_labels(records)
     completed = [r for r in records if r.status == "completed"]
     tasks = list(dict.fromkeys(r.task for r in completed))
+    metrics = task_metrics(completed, metric)
     groups: dict[tuple[str, str], list[RunRecord]] = {}
     for r in completed:
         groups.setdefault((r.backbone, labels[r.run_id]), []).append(r)
@@ -179,7 +204,9 @@ def summary_rows(records: Iterable[RunRecord], metric: str = "accuracy") -> list
                 "backbone": backbone,
                 "method": label,
                 "tasks": {
-                    task: seed_stats([_test_metric(r, metric) for r in runs if r.task == task])
+                    task: seed_stats(
+                        [_test_metric(r, metrics[task]) for r in runs if r.task == task]
+                    )
                     for task in tasks
                 },
                 "train_seconds": _mean(_costs(runs, "train_seconds")),
@@ -191,7 +218,7 @@ def summary_rows(records: Iterable[RunRecord], metric: str = "accuracy") -> list
         )
     for task in tasks:
         cells = [row["tasks"][task] for row in rows]
-        best = best_flags([cell["mean"] for cell in cells], lower_is_better(metric))
+        best = best_flags([cell["mean"] for cell in cells], lower_is_better(metrics[task]))
         for cell, is_best in zip(cells, best, strict=True):
             cell["best"] = is_best
     fastest = best_flags([row["train_seconds"] for row in rows], lower=True)
@@ -230,24 +257,25 @@ def best_flags(values: list[float | None], lower: bool) -> list[bool]:
     return [v == target for v in values]
 
 
-def comparison_table(records: Iterable[RunRecord], metric: str = "accuracy") -> Table:
+def comparison_table(records: Iterable[RunRecord], metric: str | None = None) -> Table:
     """The rich rendering of `summary_rows`: best per column in bold, failures in the caption."""
     records = list(records)
     rows = summary_rows(records, metric)
     tasks = list(rows[0]["tasks"]) if rows else []
-    percent = any(word in metric for word in _HIGHER_IS_PERCENT)
+    metrics = task_metrics(records, metric)
 
-    table = Table(caption=caption(records, metric, percent), caption_justify="left")
+    table = Table(caption=caption(records, metrics), caption_justify="left")
     table.add_column("Backbone", no_wrap=True)
     table.add_column("Method")
     for task in tasks:
-        table.add_column(f"{task} {metric}", justify="right")
+        table.add_column(column_header(task, metrics[task]), justify="right")
     for header in ("train s", "peak RAM MB", "trainable", "n"):
         table.add_column(header, justify="right", no_wrap=True)
 
     for row in rows:
         metric_cells = [
-            _cell(mean_std(row["tasks"][t], percent), row["tasks"][t]["best"]) for t in tasks
+            _cell(mean_std(row["tasks"][t], is_percent(metrics[t])), row["tasks"][t]["best"])
+            for t in tasks
         ]
         table.add_row(
             Text(row["backbone"]),  # Text, not str: labels may hold `[...]`, which is markup
@@ -261,8 +289,16 @@ def comparison_table(records: Iterable[RunRecord], metric: str = "accuracy") -> 
     return table
 
 
-def caption(records: list[RunRecord], metric: str, percent: bool) -> str:
-    lines = [f"test {metric}{' in %' if percent else ''}, mean ± std over seeds; best in bold"]
+def column_header(task: str, metric: str) -> str:
+    """`sms_spam accuracy ↑`: the task, its metric and which way is better."""
+    return f"{task} {metric} {'↓' if lower_is_better(metric) else '↑'}"
+
+
+def caption(records: list[RunRecord], metrics: dict[str, str]) -> str:
+    shown = dict.fromkeys(metrics.values())
+    percent = [m for m in shown if is_percent(m)]
+    scale = f" ({', '.join(percent)} in %)" if percent else ""
+    lines = [f"test metrics{scale}, mean ± std over seeds; best in bold"]
     failed = sum(r.status == "failed" for r in records)
     running = sum(r.status == "running" for r in records)
     if failed:
@@ -307,13 +343,13 @@ def human_count(count: float) -> str:
     return f"{count:.0f}"
 
 
-def write_markdown(records: Iterable[RunRecord], stream: TextIO, metric: str = "accuracy") -> None:
+def write_markdown(records: Iterable[RunRecord], stream: TextIO, metric: str | None = None) -> None:
     """The comparison table as GitHub Markdown: best per column in bold, caption below."""
     records = list(records)
     rows = summary_rows(records, metric)
     tasks = list(rows[0]["tasks"]) if rows else []
-    percent = any(word in metric for word in _HIGHER_IS_PERCENT)
-    headers = ["Backbone", "Method", *(f"{t} {metric}" for t in tasks)]
+    metrics = task_metrics(records, metric)
+    headers = ["Backbone", "Method", *(column_header(t, metrics[t]) for t in tasks)]
     headers += ["train s", "peak RAM MB", "trainable", "n"]
     stream.write("| " + " | ".join(headers) + " |\n")
     stream.write("|" + "|".join(["---"] * 2 + ["--:"] * (len(headers) - 2)) + "|\n")
@@ -321,13 +357,13 @@ def write_markdown(records: Iterable[RunRecord], stream: TextIO, metric: str = "
         cells = [md_escape(row["backbone"]), md_escape(row["method"])]
         for task in tasks:
             stats = row["tasks"][task]
-            cells.append(md_bold(mean_std(stats, percent), stats["best"]))
+            cells.append(md_bold(mean_std(stats, is_percent(metrics[task])), stats["best"]))
         cells.append(md_bold(number(row["train_seconds"], ".1f"), row["best_train_seconds"]))
         cells.append(number(row["peak_host_mb"], ".0f"))
         cells.append(_trainable(row["trainable_params"], row["total_params"]))
         cells.append(str(row["n"]))
         stream.write("| " + " | ".join(cells) + " |\n")
-    stream.write("\n" + caption(records, metric, percent).replace("\n", "  \n") + "\n")
+    stream.write("\n" + caption(records, metrics).replace("\n", "  \n") + "\n")
 
 
 def md_escape(text: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
 from accelerate.utils import set_seed
 from safetensors.torch import save_file
 
@@ -23,8 +24,16 @@ from tunebench.methods import METHODS
 from tunebench.methods.base import transformer_layers
 from tunebench.tasks import load_task
 from tunebench.training import metering
+from tunebench.training.config import TrainingConfig
 from tunebench.training.data import encode
-from tunebench.training.loop import RunFailed, StepCallback, evaluate, make_accelerator, train
+from tunebench.training.loop import (
+    RunFailed,
+    StepCallback,
+    TrainOutcome,
+    evaluate,
+    make_accelerator,
+    train,
+)
 
 
 @dataclass
@@ -86,19 +95,45 @@ def execute(
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             save_file(final_state, checkpoint_dir / "trainable.safetensors")
 
-    layers = transformer_layers(backbone.model)
+    costs = run_costs(
+        model,
+        backbone.model,
+        outcome,
+        spec.training,
+        accelerator,
+        test_seconds + validation_seconds(outcome),
+        wall_started,
+        host_memory,
+        final_state,
+    )
+    metrics = {"validation": outcome.best_validation, "test": test_metrics}
+    return RunOutcome(metrics, costs, outcome.history, task.data_sha256)
+
+
+def run_costs(
+    model: torch.nn.Module,
+    backbone: torch.nn.Module,
+    outcome: TrainOutcome,
+    training: TrainingConfig,
+    accelerator: Accelerator,
+    eval_seconds: float,
+    wall_started: float,
+    host_memory: metering.PeakHostMemory,
+    final_state: dict[str, torch.Tensor],
+) -> dict:
+    """A trained model's costs under their documented names (docs/results-format.md)."""
     flops = metering.train_flops(
         model,
-        layers,
+        transformer_layers(backbone),
         outcome.padded_tokens,
-        outcome.padded_tokens / max(outcome.steps * spec.training.batch_size, 1),
-        backbone.model.config.hidden_size,
+        outcome.padded_tokens / max(outcome.steps * training.batch_size, 1),
+        backbone.config.hidden_size,
     )
     peak = metering.machine_peak_flops(accelerator.device)
     seconds = max(outcome.train_seconds, 1e-9)
-    costs = {
+    return {
         "train_seconds": outcome.train_seconds,
-        "eval_seconds": test_seconds + validation_seconds(outcome),
+        "eval_seconds": eval_seconds,
         "wall_seconds": time.perf_counter() - wall_started,
         "train_samples_per_s": outcome.train_samples / seconds,
         "train_tokens_per_s": outcome.real_tokens / seconds,
@@ -113,10 +148,8 @@ def execute(
         "mfu": flops / seconds / peak,
         "steps": outcome.steps,
         "best_epoch": outcome.best_epoch,
-        "learning_rate": spec.training.learning_rate,
+        "learning_rate": training.learning_rate,
     }
-    metrics = {"validation": outcome.best_validation, "test": test_metrics}
-    return RunOutcome(metrics, costs, outcome.history, task.data_sha256)
 
 
 def validation_seconds(outcome) -> float:

@@ -24,13 +24,14 @@ from rich.progress import (
 
 from tunebench.backbones import load_config
 from tunebench.config import RunSpec, StudyConfig, expand
+from tunebench.generative.runner import execute_generative
 from tunebench.provenance import collect_provenance
 from tunebench.runner import execute
 from tunebench.store import ResultsStore
 from tunebench.tabular import TabularTaskConfig, load_tabular_task
 from tunebench.tabular.grid import TabularRunSpec, TabularStudyConfig, expand_tabular
 from tunebench.tabular.pipelines import execute_tabular
-from tunebench.tasks import TaskConfig, load_task
+from tunebench.tasks import AnyTaskConfig, load_task
 from tunebench.training.loop import RunFailed
 
 
@@ -84,7 +85,7 @@ def _runs(study: StudyConfig | TabularStudyConfig) -> list[RunSpec | TabularRunS
     return expand_tabular(study) if isinstance(study, TabularStudyConfig) else expand(study)
 
 
-def _load_data(task: TaskConfig | TabularTaskConfig):
+def _load_data(task: AnyTaskConfig | TabularTaskConfig):
     return load_tabular_task(task) if isinstance(task, TabularTaskConfig) else load_task(task)
 
 
@@ -107,7 +108,8 @@ def _run_one(spec, study, output_dir: Path, store: ResultsStore, on_step):
             outcome = execute_tabular(spec, output_dir / "cache", on_step)
         else:
             checkpoints = output_dir / "checkpoints" / spec.run_id
-            outcome = execute(spec, checkpoints if study.save_checkpoints else None, on_step)
+            run = execute if spec.task.family == "classification" else execute_generative
+            outcome = run(spec, checkpoints if study.save_checkpoints else None, on_step)
     except RunFailed as failure:
         return _fail(store, spec, str(failure))
     except torch.OutOfMemoryError as error:

@@ -219,7 +219,7 @@ def _trainable(count: float | None) -> str:
 
 def _caption(records: list[RunRecord]) -> str:
     """The shared caption, with this layout's first line: what the cells and times mean."""
-    lines = caption(records, "metric", False).split("\n")[1:]
+    lines = caption(records, {}).split("\n")[1:]
     first = (
         "test metric (accuracy-like ones in %), mean ± std over seeds, best in bold; time: "
         "training seconds of each step (two_step: step 1 + step 2), mean over seeds"

@@ -122,10 +122,12 @@ def fit(
     accelerator: Accelerator,
     on_step: StepCallback | None = None,
     groups: list[dict] | None = None,
+    examples_in: Callable[[dict], int] = lambda batch: batch["labels"].shape[0],
 ) -> TrainOutcome:
     """The loop shared by every family: `loader` yields dicts with `labels` and one or more
     `attention_mask*` tensors, `model(**batch).loss` is minimised, `validate(model)` returns the
-    metrics that `config.selection_metric` picks the best epoch from."""
+    metrics that `config.selection_metric` picks the best epoch from. `examples_in(batch)`
+    counts the examples a batch holds (a preference pair is two sequences)."""
     optimizer = build_optimizer(model, config, lr, groups)
     steps_per_epoch = math.ceil(len(batches) / config.gradient_accumulation_steps)
     total_steps = steps_per_epoch * config.epochs
@@ -163,7 +165,7 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
             running += loss.detach()
             running_batches += 1
-            samples += batch["labels"].shape[0]
+            samples += examples_in(batch)
             for key, mask in batch.items():
                 if key.startswith("attention_mask"):
                     padded_tokens += mask.numel()

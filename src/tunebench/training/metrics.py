@@ -10,7 +10,22 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-HIGHER_IS_BETTER = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "auroc", "r2"}
+HIGHER_IS_BETTER = {
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "auroc",
+    "r2",
+    "accuracy_norm",
+    "exact_match",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "reward_accuracy",
+    "reward_margin",
+    "logp_accuracy",
+}
 
 
 def classification_metrics(
@@ -44,7 +59,7 @@ def classification_metrics(
     return metrics
 
 
-LOWER_IS_BETTER = {"mse", "rmse", "mae"}
+LOWER_IS_BETTER = {"mse", "rmse", "mae", "loss", "perplexity", "chosen_perplexity"}
 
 
 def regression_metrics(predictions: np.ndarray, targets: np.ndarray) -> dict:

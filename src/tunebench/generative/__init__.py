@@ -1,0 +1,1 @@
+"""Generative task families on decoder backbones: generation (SFT), multiple choice, DPO."""
