@@ -101,10 +101,13 @@ def _flatten(prefix: str, value: Any, depth: int) -> dict[str, Any]:
 
 def method_labels(records: Iterable[RunRecord]) -> dict[str, str]:
     """run_id → method label: the method name, plus `key=value` for each field of
-    `config["method"]` or `config["training"]` that differs between the runs of that method
-    (`lora r=8`, `full learning_rate=0.0001`), so that different settings never share a row."""
+    `config["method"]` or `config["training"]` that differs between the runs of that method on
+    one task (`lora r=8`, `full learning_rate=0.0001`), so that different settings never share
+    a row."""
     records = list(records)
-    suffixes = differing_settings(records, lambda r: r.method, _method_config)
+    # compared within each task: a family's defaults (generation selects by perplexity)
+    # differ between tasks without telling one task's runs apart
+    suffixes = differing_settings(records, lambda r: r.method, _method_config, lambda r: r.task)
     return {r.run_id: f"{r.method} {suffixes[r.run_id]}".rstrip() for r in records}
 
 

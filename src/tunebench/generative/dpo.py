@@ -100,7 +100,9 @@ def prepare(
         ]
         return _Pairs(chosen, rejected, *scored)
 
-    train, validation, test = pairs(data.train), pairs(data.validation), pairs(data.test)
+    trained = spec.method.name != "frozen"
+    validation, test = pairs(data.validation), pairs(data.test)
+    train = pairs(data.train) if trained else pairs(data.train.take([]))  # zero-shot: unused
 
     def collate_pairs(rows: list[int]) -> dict:
         both = Sequences(
@@ -119,7 +121,6 @@ def prepare(
         max(a, b) for a, b in zip(train.chosen.lengths(), train.rejected.lengths(), strict=True)
     ]
     batches, loader = train_loader(train.chosen, config, spec.seed, pad, collate_pairs, lengths)
-    trained = spec.method.name != "frozen"
 
     def scorer(held_out: _Pairs):
         def evaluate(model: nn.Module) -> dict:

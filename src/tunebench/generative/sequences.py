@@ -136,10 +136,10 @@ def continuation_logprobs(
     """
     input_ids, labels = batch["input_ids"], batch["labels"]
     logits = model(input_ids=input_ids, attention_mask=batch["attention_mask"]).logits
-    logits = logits[:, -input_ids.shape[1] :]
+    logits = logits[:, -input_ids.shape[1] : -1]  # position t predicts token t + 1
     targets = labels[:, 1:]
-    nll = nn.functional.cross_entropy(
-        logits[:, :-1].float().transpose(1, 2), targets, ignore_index=IGNORE, reduction="none"
-    )
     counted = targets != IGNORE
-    return -(nll * counted).sum(1), counted.sum(1)
+    # one vocabulary-sized copy (the log-softmax), then one value per token
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * counted).sum(1), counted.sum(1)
