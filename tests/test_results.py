@@ -191,3 +191,23 @@ def test_one_column_per_task_and_a_dash_where_a_method_has_no_runs() -> None:
     ]
     assert [str(cell) for cell in table.columns[3].cells] == ["80.00", "—", "—"]
     assert [cell.style for cell in table.columns[3].cells] == ["", "", ""]  # nothing to beat
+
+
+def test_a_sweep_labels_each_row_by_where_it_departs_from_the_usual_settings() -> None:
+    sweep = [
+        {**LORA8, "r": 1},
+        {**LORA8, "r": 64},
+        LORA8,
+        {**LORA8, "target_modules": ["q_proj", "k_proj"]},
+        {**LORA8, "dropout": 0.0},
+    ]
+    records = [_record(f"run{i}", m) for i, m in enumerate(sweep)]
+    labels = method_labels(records)
+    assert [labels[f"run{i}"] for i in range(5)] == [
+        "lora r=1",
+        "lora r=64",
+        "lora",
+        "lora target_modules=['q_proj', 'k_proj']",
+        "lora dropout=0",
+    ]
+    assert len(set(labels.values())) == len(sweep)

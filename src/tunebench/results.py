@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TextIO
 
@@ -117,11 +118,17 @@ def differing_settings(
     settings_of: Callable[[RunRecord], dict[str, Any]],
     scope_of: Callable[[RunRecord], Hashable] = lambda r: None,
 ) -> dict[str, str]:
-    """run_id → `key=value …` for each setting that differs between the runs of its group
-    ("" where none does): what a table row's label must show so that runs with different
-    settings never share a row, and nothing more. Settings are compared within each scope
-    (e.g. a task, whose own settings must not tell its runs apart from another task's) and
-    a key that differs in any scope is shown for the whole group."""
+    """run_id → `key=value …` for the settings that tell its run apart from the other runs of
+    its group ("" where none do): what a table row's label must show so that runs with
+    different settings never share a row, and nothing more.
+
+    Settings are compared within each scope (e.g. a task, whose own settings must not tell its
+    runs apart from another task's); a key that differs in any scope is considered for the
+    whole group. When one value of such a key is the usual one (held by more of the group's
+    distinct settings than any other value, as the default rank of a LoRA rank sweep), rows
+    with that value leave the key out: `lora`, `lora r=64`, `lora optimizer=sgd`. Labels stay
+    unique, since a label lists exactly where a row departs from the usual values. Two
+    settings alone have no usual value: both rows show the key (`lora r=8`, `lora r=16`)."""
     seen: dict[tuple[Hashable, Hashable], list[dict[str, Any]]] = {}
     for r in records:
         distinct = seen.setdefault((group_of(r), scope_of(r)), [])
@@ -132,12 +139,35 @@ def differing_settings(
         keys = dict.fromkeys(key for one in settings for key in one)
         shown = differing.setdefault(group, {})
         shown.update(dict.fromkeys(k for k in keys if len({repr(s.get(k)) for s in settings}) > 1))
+    variants: dict[Hashable, set[tuple[str, ...]]] = {}  # distinct values of the shown keys
+    for (group, _), settings in seen.items():
+        for one in settings:
+            variants.setdefault(group, set()).add(tuple(repr(one.get(k)) for k in differing[group]))
+    usual = {
+        group: {
+            key: _usual_value([variant[i] for variant in variants[group]])
+            for i, key in enumerate(keys)
+        }
+        for group, keys in differing.items()
+    }
     suffixes = {}
     for r in records:
-        own = settings_of(r)
-        shown = [f"{k}={_short(own[k])}" for k in differing[group_of(r)] if k in own]
+        own, group = settings_of(r), group_of(r)
+        shown = [
+            f"{k}={_short(own[k])}"
+            for k in differing[group]
+            if k in own and repr(own[k]) != usual[group][k]
+        ]
         suffixes[r.run_id] = " ".join(shown)
     return suffixes
+
+
+def _usual_value(values: list[str]) -> str | None:
+    """The value held strictly more often than any other, or None when there is no such one."""
+    counts = Counter(values).most_common(2)
+    if len(counts) == 2 and counts[0][1] == counts[1][1]:
+        return None
+    return counts[0][0]
 
 
 def _method_config(record: RunRecord) -> dict[str, Any]:
