@@ -10,14 +10,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tunebench.results import (
-    comparison_table,
-    method_labels,
-    records_to_dicts,
-    summary_rows,
-    write_csv,
-    write_json,
-)
+from tunebench.exports import records_to_dicts, write_csv, write_json
+from tunebench.results import comparison_table, method_labels, summary_rows
 from tunebench.store import RunRecord
 
 

@@ -83,6 +83,7 @@ def results(
     ] = None,
 ) -> None:
     """Show a study's results: a comparison table (terminal or Markdown), or JSON / CSV per run."""
+    from tunebench import exports
     from tunebench import results as render
     from tunebench.store import ResultsStore
     from tunebench.tabular.table import is_tabular, tabular_table, write_tabular_markdown
@@ -93,9 +94,9 @@ def results(
     with ResultsStore(database) as store:
         records = store.runs()
     if format is Format.json:
-        render.write_json(records, sys.stdout)
+        exports.write_json(records, sys.stdout)
     elif format is Format.csv:
-        render.write_csv(records, sys.stdout)
+        exports.write_csv(records, sys.stdout)
     elif is_tabular(records):
         if format is Format.markdown:
             write_tabular_markdown(records, sys.stdout, metric)

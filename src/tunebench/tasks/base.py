@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -31,3 +31,17 @@ class TaskData:
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A split as equal-length columns (lists); subclasses declare the columns."""
+
+    def __len__(self) -> int:
+        return len(getattr(self, fields(self)[0].name))
+
+    def take(self, rows: list[int]):
+        """The same split type holding only `rows`, in their order, in fresh lists."""
+        return type(self)(
+            **{f.name: [getattr(self, f.name)[i] for i in rows] for f in fields(self)}
+        )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tunebench import assets
 from tunebench.assets import sha256_files
+from tunebench.tasks.base import Rows
 from tunebench.tasks.files import read_table, require_columns, split_rows, texts_of
 from tunebench.tasks.splits import SPLIT_SEED, random_split, random_subset
 from tunebench.tasks.text_classification import BOOLQ_DIR, jsonl, read_boolq
@@ -27,15 +28,9 @@ DEFAULT_MAX_NEW_TOKENS = 64
 
 
 @dataclass(frozen=True)
-class GenerationSplit:
+class GenerationSplit(Rows):
     prompts: list[str]
     responses: list[str]
-
-    def __len__(self) -> int:
-        return len(self.prompts)
-
-    def take(self, rows: list[int]) -> GenerationSplit:
-        return GenerationSplit([self.prompts[i] for i in rows], [self.responses[i] for i in rows])
 
 
 @dataclass(frozen=True)

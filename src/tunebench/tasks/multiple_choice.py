@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tunebench import assets
 from tunebench.assets import sha256_files
 from tunebench.errors import UserError
+from tunebench.tasks.base import Rows
 from tunebench.tasks.files import read_table, require_columns, split_rows, texts_of
 from tunebench.tasks.generation import limit
 from tunebench.tasks.splits import stratified_split
@@ -33,21 +34,11 @@ _OPTION = re.compile(r"(?:^|\n)\s*([A-Z])\.\s")
 
 
 @dataclass(frozen=True)
-class ChoiceSplit:
+class ChoiceSplit(Rows):
     contexts: list[str]
     options: list[list[str]]
     """Each option as the continuation that is scored, leading space included."""
     labels: list[int]
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def take(self, rows: list[int]) -> ChoiceSplit:
-        return ChoiceSplit(
-            [self.contexts[i] for i in rows],
-            [self.options[i] for i in rows],
-            [self.labels[i] for i in rows],
-        )
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tunebench import assets
 from tunebench.assets import sha256_files
+from tunebench.tasks.base import Rows
 from tunebench.tasks.files import read_table, require_columns, split_rows, texts_of
 from tunebench.tasks.generation import limit
 from tunebench.tasks.splits import random_split
@@ -29,20 +30,10 @@ SUMMARY_INSTRUCTION = "Summarize the following sentence.\n\n"
 
 
 @dataclass(frozen=True)
-class PreferenceSplit:
+class PreferenceSplit(Rows):
     prompts: list[str]
     chosen: list[str]
     rejected: list[str]
-
-    def __len__(self) -> int:
-        return len(self.prompts)
-
-    def take(self, rows: list[int]) -> PreferenceSplit:
-        return PreferenceSplit(
-            [self.prompts[i] for i in rows],
-            [self.chosen[i] for i in rows],
-            [self.rejected[i] for i in rows],
-        )
 
 
 @dataclass(frozen=True)
