@@ -16,7 +16,7 @@ from tunebench.config import load_study
 from tunebench.errors import UserError
 from tunebench.generative.dpo import dpo_loss
 from tunebench.generative.sequences import Renderer
-from tunebench.generative.sft import generate, generation_metrics, normalise
+from tunebench.generative.sft import generate, generation_scores, normalise
 from tunebench.methods import METHODS
 from tunebench.store import ResultsStore
 from tunebench.study import run_study
@@ -101,6 +101,9 @@ def test_every_method_runs_on_every_family(folder, tmp_path):
         else:
             assert run.costs["steps"] > 0 and run.costs["trainable_params"] > 0
         assert set(run.metrics["test"]) == expected
+        examples = run.metrics["test_examples"]  # per test example, for paired tests
+        assert all(len(v) == len(next(iter(examples.values()))) for v in examples.values())
+        assert "examples" not in run.metrics["validation"]
         assert all(math.isfinite(v) for v in run.metrics["test"].values() if isinstance(v, float))
 
 
@@ -160,10 +163,11 @@ def test_batched_left_padded_generation_equals_one_at_a_time(name):
     assert together == alone
 
 
-def test_generation_metrics():
-    metrics = generation_metrics(["Yes.", "the cat sat"], ["yes", "a cat sat down"], True)
-    assert metrics["exact_match"] == 0.5  # "Yes." matches "yes"; the second does not
-    assert 0 < metrics["rouge1"] < 1 and metrics["rouge2"] <= metrics["rouge1"]
+def test_generation_scores():
+    scores = generation_scores(["Yes.", "the cat sat"], ["yes", "a cat sat down"], True)
+    assert scores["exact_match"] == [1.0, 0.0]  # "Yes." matches "yes"; the second does not
+    assert scores["rouge1"][0] == 1.0 and 0 < scores["rouge1"][1] < 1
+    assert scores["rouge2"][1] <= scores["rouge1"][1]
     assert normalise("  The  Answer: NO! ") == "answer no"
 
 

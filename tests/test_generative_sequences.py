@@ -107,7 +107,9 @@ def test_choice_accuracy_raw_and_length_normalised():
     split = ChoiceSplit(["q1", "q2"], [[" a", " bbbbbbbbb"], [" x", " y"]], [1, 0])
     # q1: the long right option has the lower sum but the higher per-character score
     logprobs = np.array([-3.0, -5.0, -1.0, -2.0])
-    assert choice_accuracy(logprobs, split) == {"accuracy": 0.5, "accuracy_norm": 1.0}
+    metrics = choice_accuracy(logprobs, split)
+    assert (metrics["accuracy"], metrics["accuracy_norm"]) == (0.5, 1.0)
+    assert metrics["examples"] == {"prediction": [0, 0], "prediction_norm": [1, 0], "label": [1, 0]}
 
 
 @pytest.mark.parametrize("name", ["prompt", "prefix", "lora", "ia3"])

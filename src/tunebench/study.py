@@ -33,6 +33,7 @@ from tunebench.tabular.grid import TabularRunSpec, TabularStudyConfig, expand_ta
 from tunebench.tabular.pipelines import execute_tabular
 from tunebench.tasks import AnyTaskConfig, load_task
 from tunebench.training.loop import RunFailed
+from tunebench.training.metrics import separate_examples
 
 
 @dataclass
@@ -119,7 +120,8 @@ def _run_one(spec, study, output_dir: Path, store: ResultsStore, on_step):
         log.parent.mkdir(exist_ok=True)
         log.write_text(traceback.format_exc())
         return _fail(store, spec, f"error: {type(error).__name__}: {error} (traceback: {log})")
-    store.finish(spec.run_id, "completed", outcome.metrics, outcome.costs, outcome.history)
+    metrics = separate_examples(outcome.metrics)
+    store.finish(spec.run_id, "completed", metrics, outcome.costs, outcome.history)
     return "completed", None
 
 

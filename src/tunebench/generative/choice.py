@@ -51,10 +51,15 @@ def option_sequences(split: ChoiceSplit, renderer: Renderer, max_length: int) ->
 def choice_accuracy(logprobs: np.ndarray, split: ChoiceSplit) -> dict:
     """Accuracy from raw and length-normalised option log-likelihoods (ties: first option)."""
     raw, normalised, start = [], [], 0
-    for options, label in zip(split.options, split.labels, strict=True):
+    for options in split.options:
         scores = logprobs[start : start + len(options)]
         characters = np.array([len(o) for o in options], dtype=np.float64)
-        raw.append(int(np.argmax(scores)) == label)
-        normalised.append(int(np.argmax(scores / characters)) == label)
+        raw.append(int(np.argmax(scores)))
+        normalised.append(int(np.argmax(scores / characters)))
         start += len(options)
-    return {"accuracy": float(np.mean(raw)), "accuracy_norm": float(np.mean(normalised))}
+    labels = np.asarray(split.labels)
+    return {
+        "accuracy": float(np.mean(np.asarray(raw) == labels)),
+        "accuracy_norm": float(np.mean(np.asarray(normalised) == labels)),
+        "examples": {"prediction": raw, "prediction_norm": normalised, "label": split.labels},
+    }

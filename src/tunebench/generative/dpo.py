@@ -167,8 +167,10 @@ def preference_metrics(
         "loss": float(np.mean(np.logaddexp(0.0, -margins))),  # -log σ(margin), stably
         "chosen_perplexity": float(np.exp(-chosen.sum() / max(chosen_tokens.sum(), 1))),
         "logp_accuracy": float(np.mean(chosen > rejected)),
+        "examples": {"logp_margin": (chosen - rejected).tolist()},
     }
     if trained:
         metrics["reward_accuracy"] = float(np.mean(chosen_rewards > rejected_rewards))
         metrics["reward_margin"] = float(np.mean(margins))
+        metrics["examples"]["reward_margin"] = margins.tolist()
     return metrics

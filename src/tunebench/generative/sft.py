@@ -52,18 +52,23 @@ def prepare(
         return perplexity(*score(model, validation, pad, accelerator, config.eval_batch_size))
 
     def evaluate(model: nn.Module) -> dict:
-        metrics = perplexity(*score(model, test, pad, accelerator, config.eval_batch_size))
+        logprobs, counts = score(model, test, pad, accelerator, config.eval_batch_size)
+        metrics = perplexity(logprobs, counts)
+        examples = {"nll": (-logprobs).tolist(), "tokens": counts.tolist()}
         if spec.task.generate:
             started = time.perf_counter()
             generated = generate(
                 model, renderer, data.test.prompts, config, data.max_new_tokens, accelerator
             )
             metrics["generation_seconds"] = time.perf_counter() - started
-            metrics.update(generation_metrics(generated, data.test.responses, data.exact_match))
+            scores = generation_scores(generated, data.test.responses, data.exact_match)
+            metrics.update({name: float(np.mean(values)) for name, values in scores.items()})
+            examples.update(scores)
             metrics["samples"] = [
                 {"reference": r, "generated": g}
                 for r, g in zip(data.test.responses[:SAMPLES_KEPT], generated, strict=False)
             ]
+        metrics["examples"] = examples
         return metrics
 
     return FamilyRun(batches, loader, validate, evaluate)
@@ -109,19 +114,19 @@ def generate(
     return outputs
 
 
-def generation_metrics(generated: list[str], references: list[str], exact_match: bool) -> dict:
-    """Mean ROUGE F-measures (Google's rouge-score, Porter stemming), in [0, 1]; exact match
-    after SQuAD-style normalisation when the task's answers are short."""
+def generation_scores(
+    generated: list[str], references: list[str], exact_match: bool
+) -> dict[str, list[float]]:
+    """Per example: ROUGE F-measures (Google's rouge-score, Porter stemming), in [0, 1], and
+    exact match after SQuAD-style normalisation when the task's answers are short."""
     scorer = rouge_scorer.RougeScorer(list(ROUGE), use_stemmer=True)
     scores = [scorer.score(ref, gen) for ref, gen in zip(references, generated, strict=True)]
-    metrics = {name: float(np.mean([s[name].fmeasure for s in scores])) for name in ROUGE}
+    per_example = {name: [s[name].fmeasure for s in scores] for name in ROUGE}
     if exact_match:
-        metrics["exact_match"] = float(
-            np.mean(
-                [normalise(g) == normalise(r) for g, r in zip(generated, references, strict=True)]
-            )
-        )
-    return metrics
+        per_example["exact_match"] = [
+            float(normalise(g) == normalise(r)) for g, r in zip(generated, references, strict=True)
+        ]
+    return per_example
 
 
 def normalise(text: str) -> str:

@@ -1,4 +1,9 @@
-"""Classification metrics from predicted probabilities: what the results table reports."""
+"""Metrics from predictions: what the results table reports.
+
+Each metric function also returns the per-example values its metrics are computed from
+(`examples`), so that a report can resample the test examples (a paired bootstrap between
+two runs scored on the same examples); `separate_examples` decides what of it is stored.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +61,7 @@ def classification_metrics(
         output_dict=True,
         zero_division=0,
     )
+    metrics["examples"] = {"prediction": predictions.tolist(), "label": labels.tolist()}
     return metrics
 
 
@@ -72,4 +78,22 @@ def regression_metrics(predictions: np.ndarray, targets: np.ndarray) -> dict:
         "rmse": mse**0.5,
         "mae": float(np.mean(np.abs(errors))),
         "r2": 1.0 - mse / variance if variance > 0 else None,
+        "examples": {"error": errors.tolist(), "target": targets.astype(np.float64).tolist()},
     }
+
+
+def separate_examples(metrics: dict) -> dict:
+    """The run's metrics as stored: every metric function also returns per-example values
+    under `examples`; the test split's move to `test_examples` (for paired significance
+    tests over test examples), the others (validation, a two-step run's step 1) are dropped."""
+    test_examples = metrics.get("test", {}).get("examples")
+    stored = _without_examples(metrics)
+    if test_examples is not None:
+        stored["test_examples"] = test_examples
+    return stored
+
+
+def _without_examples(value):
+    if isinstance(value, dict):
+        return {k: _without_examples(v) for k, v in value.items() if k != "examples"}
+    return value

@@ -1,0 +1,1 @@
+"""Reports of a study: comparison tables (Markdown, LaTeX), an HTML page with plots, exports."""
