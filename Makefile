@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean
+.PHONY: install chromium demo test lint format clean
 
 # torch is installed first and pinned exactly so pip takes the CPU build (see docs/install.md).
 $(INSTALLED): pyproject.toml
@@ -22,7 +22,15 @@ demo: install
 	$(BIN)/tunebench results runs/quickstart --format markdown > runs/quickstart/report.md
 	@echo "report: runs/quickstart/report.md (all runs: tunebench results runs/quickstart --format json)"
 
-test: install
+# The HTML report's test opens a report in headless Chromium (Debian's package). Where it
+# cannot be installed (not root, no apt-get), that one test is skipped and says why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends chromium >/dev/null; } \
+	  || echo "chromium not installed: the HTML report's browser test will be skipped"
+
+test: install chromium
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/python -m pytest -q

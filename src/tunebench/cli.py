@@ -108,6 +108,24 @@ def results(
         console.print(render.comparison_table(records, metric))
 
 
+@app.command()
+def report(
+    study_dir: Annotated[Path, typer.Argument(help="A study folder holding results.sqlite.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Default: <study_dir>/report.")
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="Test metric of the tables (default: each task's own).")
+    ] = None,
+) -> None:
+    """Write the study's report: Markdown and LaTeX tables, an HTML page with plots, and every
+    run as CSV, Parquet and JSON."""
+    from tunebench.report import write_report
+
+    for path in write_report(study_dir, output, metric):
+        console.print(f"wrote {path}")
+
+
 @app.command("list")
 def list_(
     what: Annotated[Listing, typer.Argument(help="models, tasks, methods or downstream")],
