@@ -39,6 +39,7 @@ COST_NAMES = {
     "checkpoint_mb",
     "train_flops",
     "mfu",
+    "peak_flops",
 }
 
 
@@ -69,7 +70,13 @@ def test_a_real_study_records_metrics_costs_and_provenance(study_file, tmp_path)
     for record in records.values():
         assert set(record.costs) >= COST_NAMES
         assert record.costs["peak_gpu_mb"] is None  # CPU
-        assert 0 < record.costs["mfu"] < 1
+        costs = record.costs
+        # MFU's bound below 1 rests on a peak measured on a quiet machine, which CI cannot
+        # promise; what it must be is its definition (its FLOP estimate: test_metering.py)
+        assert costs["mfu"] == pytest.approx(
+            costs["train_flops"] / costs["train_seconds"] / costs["peak_flops"]
+        )
+        assert costs["mfu"] > 0 and costs["peak_flops"] > 1e9
         assert 0 <= record.metrics["test"]["accuracy"] <= 1
         assert record.provenance["data_sha256"] and record.provenance["versions"]["torch"]
     full_size = records["last_n"].costs["checkpoint_mb"]

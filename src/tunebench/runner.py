@@ -146,6 +146,7 @@ def run_costs(
         "checkpoint_mb": metering.checkpoint_mb(final_state),
         "train_flops": flops,
         "mfu": flops / seconds / peak,
+        "peak_flops": peak,
         "steps": outcome.steps,
         "best_epoch": outcome.best_epoch,
         "learning_rate": training.learning_rate,
