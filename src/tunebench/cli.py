@@ -48,13 +48,22 @@ def run(
     threads: Annotated[
         int | None, typer.Option(help="torch CPU threads (default: all cores).")
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(help="local, parallel or slurm: overrides the study's `executor`."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes of the parallel executor.")
+    ] = None,
 ) -> None:
     """Run every run of a study that has not completed yet, then print the comparison table."""
     _quiet_libraries()
-    from tunebench.config import load_study
+    from tunebench.config import load_study, override_executor
     from tunebench.study import run_study
 
     study = load_study(study_file)
+    if executor is not None or workers is not None:
+        study = override_executor(study, executor, workers)
     if threads is not None:
         import torch
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from tunebench.errors import UserError
+from tunebench.executors import EXECUTORS, AnyExecutor, LocalExecutor, executor_entry
 from tunebench.methods import METHODS, AnyMethodConfig
 from tunebench.tabular.models import DOWNSTREAM_MODELS
 from tunebench.tasks.config import TASK_CONFIGS, AnyTaskConfig
@@ -50,6 +51,13 @@ class StudyConfig(BaseModel):
     save_checkpoints: bool = False
     """Write each run's trainable weights (safetensors) under checkpoints/ in the study folder."""
     trust_remote_code: bool = False
+    executor: AnyExecutor = LocalExecutor()
+    """Where runs execute: local (default), parallel (worker processes) or slurm (executors.py)."""
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_entry(cls, value: Any) -> Any:
+        return executor_entry(value)
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -206,6 +214,22 @@ def resolve_training(
         raise UserError(f"{where}: {describe(error)}") from error
 
 
+def override_executor(study, name: str | None, workers: int | None):
+    """The study with the command line's executor (and worker count) instead of its own."""
+    if name is not None and name not in EXECUTORS:
+        raise UserError(f"--executor: {name!r} is not one of {', '.join(EXECUTORS)}")
+    settings = study.executor.model_dump()
+    if name is not None and name != settings["name"]:
+        settings = {"name": name}
+    if workers is not None:
+        settings["workers"] = workers
+    try:
+        executor = TypeAdapter(AnyExecutor).validate_python(settings)
+    except ValidationError as error:
+        raise UserError(f"--executor / --workers: {describe(error)}") from error
+    return study.model_copy(update={"executor": executor})
+
+
 def describe(error: ValidationError) -> str:
     """Pydantic errors as 'field.path: message' lines, one per problem."""
     lines = []
@@ -220,4 +244,6 @@ def describe(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-_UNION_TAGS = {"method"} | set(METHODS) | set(DOWNSTREAM_MODELS) | set(TASK_CONFIGS)
+_UNION_TAGS = (
+    {"method"} | set(METHODS) | set(DOWNSTREAM_MODELS) | set(TASK_CONFIGS) | set(EXECUTORS)
+)

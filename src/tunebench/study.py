@@ -24,6 +24,7 @@ from rich.progress import (
 
 from tunebench.backbones import load_config
 from tunebench.config import RunSpec, StudyConfig, expand
+from tunebench.executors import LocalExecutor, ParallelExecutor, run_parallel, run_slurm
 from tunebench.generative.runner import execute_generative
 from tunebench.provenance import collect_provenance
 from tunebench.runner import execute
@@ -63,23 +64,63 @@ def run_study(
         todo = [spec for spec in runs if spec.run_id not in done]
         summary.skipped = len(runs) - len(todo)
         overall = progress.add_task("runs", total=len(runs), completed=summary.skipped, loss="")
-        for spec in todo:
-            label = _run_label(spec)
-            steps = progress.add_task(label, total=None, loss="")
 
-            def on_step(step: int, total: int, loss: float | None, steps=steps) -> None:
-                shown = f"loss {loss:.4f}" if loss is not None else ""
-                progress.update(steps, completed=step, total=total, loss=shown)
-
-            status, reason = _run_one(spec, study, output_dir, store, on_step)
-            progress.remove_task(steps)
+        def finished(spec, status: str, reason: str | None) -> None:
             progress.advance(overall)
             if status == "completed":
                 summary.completed += 1
+                return
+            summary.failed += 1
+            if store.status(spec.run_id) != "failed":  # its worker died before recording it
+                store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
+            console.print(f"[red]run {spec.run_id} ({_run_label(spec)}) failed:[/red] {reason}")
+
+        if isinstance(study.executor, LocalExecutor):
+            _run_here(todo, study, output_dir, store, progress, finished)
+        elif todo:
+            jobs = [_job(spec, study, output_dir) for spec in todo]
+
+            def on_done(index: int, status: str, reason: str | None) -> None:
+                finished(todo[index], status, reason)
+
+            if isinstance(study.executor, ParallelExecutor):
+                run_parallel(study.executor, jobs, run_in_worker, on_done)
             else:
-                summary.failed += 1
-                console.print(f"[red]run {spec.run_id} ({label}) failed:[/red] {reason}")
+                run_slurm(study.executor, jobs, run_in_worker, on_done, output_dir / "slurm")
     return summary
+
+
+def _run_here(todo, study, output_dir: Path, store: ResultsStore, progress, finished) -> None:
+    """The local executor: one run after another, each with its own progress bar."""
+    for spec in todo:
+        steps = progress.add_task(_run_label(spec), total=None, loss="")
+
+        def on_step(step: int, total: int, loss: float | None, steps=steps) -> None:
+            shown = f"loss {loss:.4f}" if loss is not None else ""
+            progress.update(steps, completed=step, total=total, loss=shown)
+
+        status, reason = _run_one(spec, study, output_dir, store, on_step)
+        progress.remove_task(steps)
+        finished(spec, status, reason)
+
+
+def _job(spec, study, output_dir: Path) -> tuple:
+    """What a worker process needs to run `spec`: plain data, so it pickles anywhere."""
+    tabular = isinstance(spec, TabularRunSpec)
+    return spec.model_dump(mode="json"), tabular, study.model_dump(mode="json"), str(output_dir)
+
+
+def run_in_worker(
+    spec_data: dict, tabular: bool, study_data: dict, output_dir: str, threads: int | None = None
+) -> tuple[str, str | None]:
+    """One run in a worker process (parallel or Slurm), recorded in the study's store."""
+    if threads:
+        torch.set_num_threads(threads)
+    study = (TabularStudyConfig if tabular else StudyConfig).model_validate(study_data)
+    spec = (TabularRunSpec if tabular else RunSpec).model_validate(spec_data)
+    folder = Path(output_dir)
+    with ResultsStore(folder / "results.sqlite") as store:
+        return _run_one(spec, study, folder, store, None)
 
 
 def _runs(study: StudyConfig | TabularStudyConfig) -> list[RunSpec | TabularRunSpec]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,7 @@ def _embedding_step(cache: EmbeddingCache, texts: list[str], measured: dict) -> 
         return {**json.loads(record.read_text()), "embeddings_reused": True}
     if cache.texts_encoded == len(texts):
         record.parent.mkdir(parents=True, exist_ok=True)
-        staging = record.with_suffix(".tmp")
+        staging = record.with_suffix(f".{os.getpid()}.tmp")  # parallel workers may race
         staging.write_text(json.dumps(measured))
         staging.rename(record)
     return {**measured, "embeddings_reused": cache.texts_encoded < len(texts)}

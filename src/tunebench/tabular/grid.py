@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tunebench.config import MethodEntry, method_entries, resolve_training
 from tunebench.errors import UserError
+from tunebench.executors import AnyExecutor, LocalExecutor, executor_entry
 from tunebench.methods import METHODS, AnyMethodConfig
 from tunebench.methods.frozen import FrozenConfig
 from tunebench.tabular.builtin import BUILTIN_TABULAR_TASKS
@@ -80,6 +81,13 @@ class TabularStudyConfig(BaseModel):
     trust_remote_code: bool = False
     grids: list[SubGrid] = Field(default_factory=list)
     """Optional: more grids whose runs join the study's own (SubGrid)."""
+    executor: AnyExecutor = LocalExecutor()
+    """Where runs execute: local (default), parallel or slurm (executors.py)."""
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_entry(cls, value: Any) -> Any:
+        return executor_entry(value)
 
     @field_validator("tasks", "downstream", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ two-step, as seed 000 writes "5.5h + 30min"), `train_seconds` is their sum.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -165,8 +166,11 @@ def _step1(spec, data, backbone, encoder, accelerator, folder: Path, on_step) ->
         "metrics": result.metrics,
     }
     folder.mkdir(parents=True, exist_ok=True)
-    save_file(state, weights)
-    staging = record.with_suffix(".tmp")
+    # Staged under this process's id: parallel workers may finish the same step 1 at once.
+    staged_weights = weights.with_suffix(f".{os.getpid()}.tmp")
+    save_file(state, staged_weights)
+    staged_weights.rename(weights)
+    staging = record.with_suffix(f".{os.getpid()}.tmp")
     staging.write_text(json.dumps(summary))
     staging.rename(record)  # written last: a record means the weights are complete
     return {**summary, "reused": False}

@@ -1,0 +1,125 @@
+"""Where a study's runs execute: one after another here (`local`, the default), in N worker
+processes (`parallel`), or as a Slurm job array through submitit (`slurm`).
+
+Every executor runs the same worker function on each run (`study.run_in_worker`); the results
+store is the only state they share, and SQLite in WAL mode lets several processes write it at
+once (each write one transaction). A worker that dies (killed, out of host memory) leaves its
+run `running`; the study records it as failed and a re-run retries it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+POLL_SECONDS = 2.0
+Worker = Callable[..., tuple[str, str | None]]
+"""(*job arguments) -> (status, reason): runs one run and records it in the store."""
+Done = Callable[[int, str, str | None], None]
+"""(index of the job, status, reason), called in this process as each run ends."""
+
+
+class LocalExecutor(BaseModel):
+    """One run after another in this process, with a progress bar per run."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["local"] = "local"
+
+
+class ParallelExecutor(BaseModel):
+    """`workers` processes on this machine, each with `threads_per_worker` torch threads
+    (default: the machine's cores divided among the workers)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["parallel"] = "parallel"
+    workers: PositiveInt = 2
+    threads_per_worker: PositiveInt | None = None
+
+    def threads(self) -> int:
+        return self.threads_per_worker or max(1, (os.cpu_count() or 1) // self.workers)
+
+
+class SlurmExecutor(BaseModel):
+    """A Slurm job array through submitit, one job per run; logs in `<study>/slurm/`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["slurm"] = "slurm"
+    partition: str | None = None
+    gpus_per_node: int = Field(0, ge=0)
+    cpus_per_task: PositiveInt | None = None
+    mem_gb: PositiveInt | None = None
+    timeout_min: PositiveInt = 240
+    array_parallelism: PositiveInt = 32
+    """How many jobs of the array Slurm may run at once."""
+    cluster: Literal["slurm", "local", "debug"] | None = None
+    """None: Slurm where it is installed; `local` runs the jobs as local processes (tests)."""
+    additional_parameters: dict[str, Any] = Field(default_factory=dict)
+    """Passed to sbatch as they are (e.g. {account: my_lab, qos: high})."""
+
+
+AnyExecutor = Annotated[
+    LocalExecutor | ParallelExecutor | SlurmExecutor, Field(discriminator="name")
+]
+EXECUTORS = ("local", "parallel", "slurm")
+
+
+def executor_entry(value: Any) -> Any:
+    """`parallel` or `{name: parallel, workers: 4}` -> the executor's mapping."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+def run_parallel(
+    executor: ParallelExecutor, jobs: list[tuple], worker: Worker, on_done: Done
+) -> None:
+    """Each job's arguments (plus the thread budget) in a pool of spawned processes."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    with ProcessPoolExecutor(max_workers=executor.workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(worker, *job, executor.threads()): index for index, job in enumerate(jobs)
+        }
+        for future in as_completed(futures):
+            on_done(futures[future], *_outcome(future.result))
+
+
+def run_slurm(
+    executor: SlurmExecutor, jobs: list[tuple], worker: Worker, on_done: Done, folder: Path
+) -> None:
+    """One array job per run; waits for them all, reporting each as it ends."""
+    import submitit
+
+    slurm = submitit.AutoExecutor(folder=folder / "%j", cluster=executor.cluster)
+    parameters = {
+        "timeout_min": executor.timeout_min,
+        "gpus_per_node": executor.gpus_per_node,
+        "cpus_per_task": executor.cpus_per_task,
+        "mem_gb": executor.mem_gb,
+        "slurm_partition": executor.partition,
+        "slurm_array_parallelism": executor.array_parallelism,
+        "slurm_additional_parameters": executor.additional_parameters or None,
+    }
+    slurm.update_parameters(**{k: v for k, v in parameters.items() if v is not None})
+    threads = executor.cpus_per_task
+    submitted = slurm.map_array(worker, *zip(*jobs, strict=True), [threads] * len(jobs))
+    pending = dict(enumerate(submitted))
+    while pending:
+        for index, job in list(pending.items()):
+            if job.done():
+                on_done(index, *_outcome(job.result))
+                del pending[index]
+        if pending:
+            time.sleep(POLL_SECONDS)
+
+
+def _outcome(result: Callable[[], tuple[str, str | None]]) -> tuple[str, str | None]:
+    """The worker's (status, reason), or a failure saying how its process died."""
+    try:
+        return result()
+    except Exception as error:  # noqa: BLE001 - a dead worker must not stop the study
+        return "failed", f"error: the worker process ended: {type(error).__name__}: {error}"

@@ -1,0 +1,166 @@
+"""Executors and reliability: parallel workers and submitit's local executor on one store,
+`kill -9` mid-study then resume, a worker that dies, a run out of memory."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from rich.console import Console
+
+from tunebench.config import RunSpec, expand, load_study
+from tunebench.executors import ParallelExecutor, run_parallel
+from tunebench.store import ResultsStore
+from tunebench.study import run_study
+
+from tiny import tiny_causal_lm, tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory) -> Path:
+    """A tiny decoder folder and a small two-class CSV task."""
+    root = tmp_path_factory.mktemp("executors")
+    tiny_causal_lm().save_pretrained(root / "lm")
+    tiny_tokenizer().save_pretrained(root / "lm")
+    rows = [f"good day {i},pos" for i in range(30)] + [f"bad news {i},neg" for i in range(30)]
+    (root / "task.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    return root
+
+
+def _study(assets: Path, folder: Path, methods: list, **extra) -> Path:
+    study = {
+        "name": "exec",
+        "backbones": [str(assets / "lm")],
+        "tasks": [{"name": "mine", "path": str(assets / "task.csv")}],
+        "methods": methods,
+        "training": {"epochs": 1, "batch_size": 8, "max_length": 32},
+        **extra,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "study.yaml").write_text(yaml.safe_dump(study))
+    return folder / "study.yaml"
+
+
+RANKS = [{"name": "lora", "r": r} for r in (2, 4, 8)]
+
+
+def _completed(folder: Path) -> dict[str, str]:
+    with ResultsStore(folder / "results.sqlite") as store:
+        return {r.run_id: r.started_at for r in store.runs("completed")}
+
+
+def _intact(database: Path) -> bool:
+    with sqlite3.connect(database) as connection:
+        return connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_run_specs_survive_the_trip_to_a_worker(assets, tmp_path):
+    study = load_study(_study(assets, tmp_path, RANKS))
+    for spec in expand(study):
+        assert RunSpec.model_validate(spec.model_dump(mode="json")).run_id == spec.run_id
+
+
+@pytest.mark.parametrize(
+    "executor",
+    [
+        {"name": "parallel", "workers": 2, "threads_per_worker": 1},
+        {"name": "slurm", "cluster": "local", "timeout_min": 10},
+    ],
+    ids=["parallel", "submitit-local"],
+)
+def test_a_lora_rank_sweep_through_another_executor(assets, tmp_path, executor):
+    study = load_study(_study(assets, tmp_path, RANKS, executor=executor))
+    summary = run_study(study, tmp_path / "run", Console(quiet=True))
+    assert (summary.completed, summary.failed) == (3, 0)
+    with ResultsStore(tmp_path / "run" / "results.sqlite") as store:
+        runs = store.runs()
+    assert sorted(r.config["method"]["r"] for r in runs) == [2, 4, 8]
+    assert all(r.status == "completed" and r.metrics["test"]["accuracy"] >= 0 for r in runs)
+    assert _intact(tmp_path / "run" / "results.sqlite")
+    again = run_study(study, tmp_path / "run", Console(quiet=True))  # resumes: nothing to do
+    assert (again.skipped, again.completed) == (3, 0)
+
+
+def test_kill_9_mid_study_loses_and_repeats_nothing(assets, tmp_path):
+    methods = [{"name": "lora", "r": r} for r in (1, 2, 3, 4, 5, 6)]
+    study_file = _study(assets, tmp_path, methods)
+    folder = tmp_path / "run"
+    command = [sys.executable, "-m", "tunebench.cli", "run", str(study_file), "-o", str(folder)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if (folder / "results.sqlite").exists() and len(_completed(folder)) >= 2:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the study ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert _intact(folder / "results.sqlite")
+    before = _completed(folder)
+    assert 2 <= len(before) < 6
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    after = _completed(folder)
+    assert len(after) == 6  # every run completed ...
+    assert {run_id: after[run_id] for run_id in before} == before  # ... and none run twice
+    with ResultsStore(folder / "results.sqlite") as store:
+        assert len(store.runs()) == 6
+
+
+def _dies_on_the_second(index: int, threads: int) -> tuple[str, str | None]:
+    if index == 1:
+        os._exit(3)  # as the kernel's out-of-memory killer would end it
+    return "completed", None
+
+
+def test_a_worker_that_dies_is_reported_and_the_others_finish():
+    outcomes = {}
+    executor = ParallelExecutor(workers=1, threads_per_worker=1)
+
+    def on_done(index, status, reason):
+        outcomes[index] = (status, reason)
+
+    run_parallel(executor, [(0,), (1,)], _dies_on_the_second, on_done)
+    assert outcomes[0] == ("completed", None)
+    assert outcomes[1][0] == "failed" and "worker process ended" in outcomes[1][1]
+
+
+def test_a_run_out_of_memory_is_recorded_and_the_study_goes_on(assets, tmp_path, monkeypatch):
+    import tunebench.study as study_module
+
+    real_execute = study_module.execute
+
+    def execute(spec, *args, **kwargs):
+        if spec.method.r == 4:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_execute(spec, *args, **kwargs)
+
+    monkeypatch.setattr(study_module, "execute", execute)
+    summary = run_study(
+        load_study(_study(assets, tmp_path, RANKS)), tmp_path / "run", Console(quiet=True)
+    )
+    assert (summary.completed, summary.failed) == (2, 1)
+    with ResultsStore(tmp_path / "run" / "results.sqlite") as store:
+        (failed,) = store.runs("failed")
+    assert failed.reason.startswith("out_of_memory") and failed.config["method"]["r"] == 4
+
+
+def test_executor_entries_and_command_line_overrides(assets, tmp_path):
+    from tunebench.config import override_executor
+    from tunebench.errors import UserError
+
+    study = load_study(_study(assets, tmp_path, RANKS, executor="parallel"))
+    assert study.executor == ParallelExecutor(workers=2)
+    assert override_executor(study, None, 4).executor.workers == 4
+    assert override_executor(study, "local", None).executor.name == "local"
+    with pytest.raises(UserError, match="--executor: 'nope' is not one of local, parallel"):
+        override_executor(study, "nope", None)
+    with pytest.raises(UserError, match="workers"):
+        override_executor(study, None, 0)
+    with pytest.raises(UserError, match="executor.timeout_min: Input should be greater than 0"):
+        load_study(_study(assets, tmp_path, RANKS, executor={"name": "slurm", "timeout_min": 0}))
