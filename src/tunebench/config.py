@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from tunebench.errors import UserError
 from tunebench.executors import EXECUTORS, AnyExecutor, LocalExecutor, executor_entry
 from tunebench.methods import METHODS, AnyMethodConfig
+from tunebench.sweeps import Point, SweepConfig, example_points, fixed_points, split_point
 from tunebench.tabular.models import DOWNSTREAM_MODELS
 from tunebench.tasks.config import TASK_CONFIGS, AnyTaskConfig
 from tunebench.training.config import TrainingConfig
@@ -53,6 +54,8 @@ class StudyConfig(BaseModel):
     trust_remote_code: bool = False
     executor: AnyExecutor = LocalExecutor()
     """Where runs execute: local (default), parallel (worker processes) or slurm (executors.py)."""
+    sweep: SweepConfig | None = None
+    """A search space over method and training settings, crossed with the grid (sweeps.py)."""
 
     @field_validator("executor", mode="before")
     @classmethod
@@ -122,7 +125,9 @@ def load_study(path: Path) -> StudyConfig | TabularStudyConfig:
             expand_tabular(study)
             return study
         study = StudyConfig.model_validate(raw)
-        expand(study)  # overrides are validated against the training schema here
+        tpe = study.sweep is not None and study.sweep.strategy == "tpe"
+        # overrides are validated against the method and training schemas here
+        expand(study, example_points(study.sweep) if tpe else None)
     except ValidationError as error:
         raise UserError(f"{path}: {describe(error)}") from error
     except UserError as error:
@@ -144,43 +149,64 @@ FAMILY_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def expand(study: StudyConfig) -> list[RunSpec]:
-    """The study's runs, in a stable order: backbone, task, method, variant, seed."""
-    trainings = {
-        (m, v, task.family): _training(study, m, v, task.family)
-        for m in range(len(study.methods))
-        for v in range(len(study.variants))
-        for task in study.tasks
-    }
+def expand(study: StudyConfig, points: list[Point] | None = None) -> list[RunSpec]:
+    """The study's runs, in a stable order: backbone, task, method, variant, sweep point, seed.
+
+    `points` defaults to the sweep's own (grid, random); a tpe sweep passes those it asked for.
+    """
+    points = fixed_points(study.sweep) if points is None else points
     runs = []
-    for backbone, task, (m, entry), (v, _), seed in itertools.product(
+    for backbone, task, (m, entry), (v, _), point, seed in itertools.product(
         study.backbones,
         study.tasks,
         enumerate(study.methods),
         enumerate(study.variants),
+        points,
         study.seeds,
     ):
+        method_overrides, training_overrides = split_point(point)
         runs.append(
             RunSpec(
                 backbone=backbone,
                 task=task,
-                method=entry.method,
+                method=_swept_method(entry.method, method_overrides, m),
                 seed=seed,
-                training=trainings[(m, v, task.family)],
+                training=_training(study, m, v, task.family, training_overrides),
                 trust_remote_code=study.trust_remote_code,
             )
         )
     return runs
 
 
+def _swept_method(method: AnyMethodConfig, overrides: dict[str, Any], index: int):
+    if not overrides:
+        return method
+    unknown = set(overrides) - set(type(method).model_fields)
+    if unknown:
+        raise UserError(
+            f"sweep.space.method.{sorted(unknown)[0]}: methods.{index} ({method.name}) "
+            f"has no such setting (its settings: {', '.join(type(method).model_fields)})"
+        )
+    try:
+        return _method_adapter.validate_python({**method.model_dump(), **overrides})
+    except ValidationError as error:
+        raise UserError(f"sweep.space (methods.{index}): {describe(error)}") from error
+
+
 def _training(
-    study: StudyConfig, method_index: int, variant_index: int, family: str
+    study: StudyConfig,
+    method_index: int,
+    variant_index: int,
+    family: str,
+    swept: dict[str, Any] | None = None,
 ) -> TrainingConfig:
     entry = study.methods[method_index]
     where = f"methods.{method_index}.training or variants.{variant_index}"
+    if swept:
+        where += " or sweep.space"
     training = resolve_training(
         study.training,
-        [entry.training, study.variants[variant_index]],
+        [entry.training, study.variants[variant_index], swept or {}],
         entry.method.name,
         where,
         FAMILY_TRAINING_DEFAULTS.get(family),

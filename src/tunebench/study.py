@@ -29,12 +29,14 @@ from tunebench.generative.runner import execute_generative
 from tunebench.provenance import collect_provenance
 from tunebench.runner import execute
 from tunebench.store import ResultsStore
+from tunebench.sweeps import example_points
 from tunebench.tabular import TabularTaskConfig, load_tabular_task
 from tunebench.tabular.grid import TabularRunSpec, TabularStudyConfig, expand_tabular
 from tunebench.tabular.pipelines import execute_tabular
 from tunebench.tasks import AnyTaskConfig, load_task
 from tunebench.training.loop import RunFailed
 from tunebench.training.metrics import separate_examples
+from tunebench.tuning import run_tpe
 
 
 @dataclass
@@ -48,7 +50,8 @@ class StudySummary:
 def run_study(
     study: StudyConfig | TabularStudyConfig, output_dir: Path, console: Console
 ) -> StudySummary:
-    runs = _runs(study)
+    tpe = getattr(study, "sweep", None) is not None and study.sweep.strategy == "tpe"
+    runs = expand(study, example_points(study.sweep)) if tpe else _runs(study)
     # Bad data or an unknown backbone stops the study before any training, with one message.
     for task in {spec.task.model_dump_json(): spec.task for spec in runs}.values():
         _load_data(task)
@@ -58,12 +61,9 @@ def run_study(
     (output_dir / "study.yaml").write_text(
         yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
     )
-    summary = StudySummary(len(runs), 0, 0, 0)
+    summary = StudySummary(0, 0, 0, 0)
     with ResultsStore(output_dir / "results.sqlite") as store, _progress(console) as progress:
-        done = store.completed_ids()
-        todo = [spec for spec in runs if spec.run_id not in done]
-        summary.skipped = len(runs) - len(todo)
-        overall = progress.add_task("runs", total=len(runs), completed=summary.skipped, loss="")
+        overall = progress.add_task("runs", total=0, loss="")
 
         def finished(spec, status: str, reason: str | None) -> None:
             progress.advance(overall)
@@ -75,19 +75,44 @@ def run_study(
                 store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
             console.print(f"[red]run {spec.run_id} ({_run_label(spec)}) failed:[/red] {reason}")
 
-        if isinstance(study.executor, LocalExecutor):
-            _run_here(todo, study, output_dir, store, progress, finished)
-        elif todo:
-            jobs = [_job(spec, study, output_dir) for spec in todo]
+        def run_batch(specs: list) -> None:
+            """Run those of `specs` not completed yet, through the study's executor."""
+            done = store.completed_ids()
+            todo = [spec for spec in specs if spec.run_id not in done]
+            summary.total += len(specs)
+            summary.skipped += len(specs) - len(todo)
+            progress.update(overall, total=summary.total)
+            progress.advance(overall, len(specs) - len(todo))
+            _execute(todo, study, output_dir, store, progress, finished)
 
-            def on_done(index: int, status: str, reason: str | None) -> None:
-                finished(todo[index], status, reason)
-
-            if isinstance(study.executor, ParallelExecutor):
-                run_parallel(study.executor, jobs, run_in_worker, on_done)
-            else:
-                run_slurm(study.executor, jobs, run_in_worker, on_done, output_dir / "slurm")
+        if tpe:
+            run_tpe(study, store, run_batch, _batch_width(study))
+        else:
+            run_batch(runs)
     return summary
+
+
+def _execute(todo, study, output_dir: Path, store: ResultsStore, progress, finished) -> None:
+    if isinstance(study.executor, LocalExecutor):
+        _run_here(todo, study, output_dir, store, progress, finished)
+    elif todo:
+        jobs = [_job(spec, study, output_dir) for spec in todo]
+
+        def on_done(index: int, status: str, reason: str | None) -> None:
+            finished(todo[index], status, reason)
+
+        if isinstance(study.executor, ParallelExecutor):
+            run_parallel(study.executor, jobs, run_in_worker, on_done)
+        else:
+            run_slurm(study.executor, jobs, run_in_worker, on_done, output_dir / "slurm")
+
+
+def _batch_width(study: StudyConfig) -> int:
+    """How many TPE points to run at once: as many as the executor runs in parallel."""
+    executor = study.executor
+    if isinstance(executor, ParallelExecutor):
+        return executor.workers
+    return 1 if isinstance(executor, LocalExecutor) else executor.array_parallelism
 
 
 def _run_here(todo, study, output_dir: Path, store: ResultsStore, progress, finished) -> None:

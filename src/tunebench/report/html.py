@@ -12,7 +12,7 @@ import importlib.resources
 import json
 from collections import Counter
 
-from tunebench.report import plots
+from tunebench.report import plots, sweep_plots
 from tunebench.report.markdown import caption_lines
 from tunebench.report.table import Cell, ReportTable, cost_text, metric_text
 from tunebench.store import RunRecord, json_safe
@@ -38,6 +38,7 @@ def render_html(name: str, table: ReportTable, records: list[RunRecord]) -> str:
             plots.cost_figure(table, column),
             plots.interval_figure(table, column),
             plots.loss_figure(table, column),
+            *sweep_plots.sweep_figures(table, column),
         ]
     divs = "\n".join(_figure(i, f) for i, f in enumerate(figures))
     statuses = Counter(r.status for r in records)
