@@ -22,6 +22,7 @@ from tunebench.methods import METHODS, AnyMethodConfig
 from tunebench.sweeps import Point, SweepConfig, example_points, fixed_points, split_point
 from tunebench.tabular.models import DOWNSTREAM_MODELS
 from tunebench.tasks.config import TASK_CONFIGS, AnyTaskConfig
+from tunebench.tracking import TrackerName
 from tunebench.training.config import TrainingConfig
 
 if TYPE_CHECKING:
@@ -56,6 +57,14 @@ class StudyConfig(BaseModel):
     """Where runs execute: local (default), parallel (worker processes) or slurm (executors.py)."""
     sweep: SweepConfig | None = None
     """A search space over method and training settings, crossed with the grid (sweeps.py)."""
+
+    report_to: list[TrackerName] = Field(default_factory=list)
+    """Experiment trackers that receive each finished run: mlflow, tensorboard, wandb."""
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_tracker_or_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("executor", mode="before")
     @classmethod

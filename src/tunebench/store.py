@@ -244,6 +244,12 @@ class ResultsStore:
         rows = self._conn.execute("SELECT run_id FROM runs WHERE status = 'completed'")
         return {row[0] for row in rows}
 
+    def record(self, run_id: str) -> RunRecord | None:
+        """One run's record, or None if it was never started."""
+        row = self._conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
+        found = row.fetchone()
+        return _record(found) if found else None
+
     def runs(self, status: str | None = None) -> list[RunRecord]:
         """All runs (or those with `status`), oldest start first."""
         query = f"SELECT {_COLUMNS} FROM runs"

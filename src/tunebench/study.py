@@ -34,6 +34,7 @@ from tunebench.tabular import TabularTaskConfig, load_tabular_task
 from tunebench.tabular.grid import TabularRunSpec, TabularStudyConfig, expand_tabular
 from tunebench.tabular.pipelines import execute_tabular
 from tunebench.tasks import AnyTaskConfig, load_task
+from tunebench.tracking import Tracker, open_trackers
 from tunebench.training.loop import RunFailed
 from tunebench.training.metrics import separate_examples
 from tunebench.tuning import run_tpe
@@ -64,16 +65,19 @@ def run_study(
     summary = StudySummary(0, 0, 0, 0)
     with ResultsStore(output_dir / "results.sqlite") as store, _progress(console) as progress:
         overall = progress.add_task("runs", total=0, loss="")
+        trackers = open_trackers(study.report_to, study.name, output_dir)
 
         def finished(spec, status: str, reason: str | None) -> None:
             progress.advance(overall)
             if status == "completed":
                 summary.completed += 1
-                return
-            summary.failed += 1
-            if store.status(spec.run_id) != "failed":  # its worker died before recording it
-                store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
-            console.print(f"[red]run {spec.run_id} ({_run_label(spec)}) failed:[/red] {reason}")
+            else:
+                summary.failed += 1
+                if store.status(spec.run_id) != "failed":  # its worker died before recording it
+                    store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
+                label = _run_label(spec)
+                console.print(f"[red]run {spec.run_id} ({label}) failed:[/red] {reason}")
+            _track(trackers, store.record(spec.run_id), console)
 
         def run_batch(specs: list) -> None:
             """Run those of `specs` not completed yet, through the study's executor."""
@@ -90,6 +94,16 @@ def run_study(
         else:
             run_batch(runs)
     return summary
+
+
+def _track(trackers: list[Tracker], record, console: Console) -> None:
+    """Send a finished run to the study's trackers; one that fails only warns."""
+    for tracker in trackers:
+        try:
+            tracker.log(record)
+        except Exception as error:  # noqa: BLE001 - the store has the result; go on
+            name = type(tracker).__name__
+            console.print(f"[yellow]{name} could not log run {record.run_id}: {error}[/yellow]")
 
 
 def _execute(todo, study, output_dir: Path, store: ResultsStore, progress, finished) -> None:

@@ -32,6 +32,7 @@ from tunebench.tabular.builtin import BUILTIN_TABULAR_TASKS
 from tunebench.tabular.config import TabularTaskConfig
 from tunebench.tabular.models import AnyDownstreamConfig, GBDTConfig
 from tunebench.tabular.train import DownstreamTrainingConfig
+from tunebench.tracking import TrackerName
 from tunebench.training.config import TrainingConfig
 
 Pipeline = Literal["frozen", "one_step", "two_step", "tabular_only", "tfidf"]
@@ -83,6 +84,14 @@ class TabularStudyConfig(BaseModel):
     """Optional: more grids whose runs join the study's own (SubGrid)."""
     executor: AnyExecutor = LocalExecutor()
     """Where runs execute: local (default), parallel or slurm (executors.py)."""
+
+    report_to: list[TrackerName] = Field(default_factory=list)
+    """Experiment trackers that receive each finished run: mlflow, tensorboard, wandb."""
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_tracker_or_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("executor", mode="before")
     @classmethod
