@@ -164,3 +164,19 @@ def test_executor_entries_and_command_line_overrides(assets, tmp_path):
         override_executor(study, None, 0)
     with pytest.raises(UserError, match="executor.timeout_min: Input should be greater than 0"):
         load_study(_study(assets, tmp_path, RANKS, executor={"name": "slurm", "timeout_min": 0}))
+
+
+def test_a_run_that_diverges_is_recorded_and_the_study_goes_on(assets, tmp_path):
+    methods = [
+        {"name": "lora", "r": 2},
+        {"name": "full", "training": {"learning_rate": 1.0e30, "log_every": 1}},
+    ]
+    summary = run_study(
+        load_study(_study(assets, tmp_path, methods)), tmp_path / "run", Console(quiet=True)
+    )
+    assert (summary.completed, summary.failed) == (1, 1)
+    with ResultsStore(tmp_path / "run" / "results.sqlite") as store:
+        (failed,) = store.runs("failed")
+        (completed,) = store.runs("completed")
+    assert failed.method == "full" and failed.reason.startswith("diverged")
+    assert completed.method == "lora"

@@ -148,6 +148,7 @@ def run_costs(
         "mfu": flops / seconds / peak,
         "peak_flops": peak,
         "steps": outcome.steps,
+        "processes": accelerator.num_processes,
         "best_epoch": outcome.best_epoch,
         "learning_rate": training.learning_rate,
     }

@@ -24,6 +24,8 @@ from rich.progress import (
 
 from tunebench.backbones import load_config
 from tunebench.config import RunSpec, StudyConfig, expand
+from tunebench.distributed import FollowerStore, process_state
+from tunebench.errors import UserError
 from tunebench.executors import LocalExecutor, ParallelExecutor, run_parallel, run_slurm
 from tunebench.generative.runner import execute_generative
 from tunebench.provenance import collect_provenance
@@ -58,14 +60,24 @@ def run_study(
         _load_data(task)
     for backbone in dict.fromkeys(spec.backbone for spec in runs if spec.backbone):
         load_config(backbone, study.trust_remote_code)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "study.yaml").write_text(
-        yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
-    )
+    state = process_state()
+    if state.num_processes > 1 and not isinstance(study.executor, LocalExecutor):
+        raise UserError("executor: a study under `accelerate launch` runs with `local` only")
+    if state.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "study.yaml").write_text(
+            yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
+        )
+        ResultsStore(output_dir / "results.sqlite").close()  # its schema, made once
+    else:
+        console = Console(quiet=True)
+    state.wait_for_everyone()
     summary = StudySummary(0, 0, 0, 0)
-    with ResultsStore(output_dir / "results.sqlite") as store, _progress(console) as progress:
+    with ResultsStore(output_dir / "results.sqlite") as main_store, _progress(console) as progress:
+        store = main_store if state.is_main_process else FollowerStore(main_store)
         overall = progress.add_task("runs", total=0, loss="")
         trackers = open_trackers(study.report_to, study.name, output_dir)
+        trackers = trackers if state.is_main_process else []
 
         def finished(spec, status: str, reason: str | None) -> None:
             progress.advance(overall)
@@ -81,13 +93,16 @@ def run_study(
 
         def run_batch(specs: list) -> None:
             """Run those of `specs` not completed yet, through the study's executor."""
+            state.wait_for_everyone()  # under accelerate launch: every process reads the same
             done = store.completed_ids()
+            state.wait_for_everyone()  # ... before the main process writes again
             todo = [spec for spec in specs if spec.run_id not in done]
             summary.total += len(specs)
             summary.skipped += len(specs) - len(todo)
             progress.update(overall, total=summary.total)
             progress.advance(overall, len(specs) - len(todo))
             _execute(todo, study, output_dir, store, progress, finished)
+            state.wait_for_everyone()
 
         if tpe:
             run_tpe(study, store, run_batch, _batch_width(study))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs
 from torch import nn
 from torch.utils.data import DataLoader
 from transformers import get_scheduler
@@ -54,10 +55,14 @@ def make_accelerator(config: TrainingConfig) -> Accelerator:
     precision = config.mixed_precision
     if precision == "auto":
         precision = "bf16" if on_gpu and torch.cuda.is_bf16_supported() else "no"
+    # Under `accelerate launch` (DDP), some trainable weights may get no gradient in a step
+    # (a pooler that the head does not read): DDP must not wait for them.
+    unused = DistributedDataParallelKwargs(find_unused_parameters=True)
     return Accelerator(
         cpu=not on_gpu,
         mixed_precision=precision,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
+        kwargs_handlers=[unused],
     )
 
 
