@@ -10,8 +10,6 @@ import yaml
 
 from tunebench.store import ResultsStore
 
-from tiny import tiny_causal_lm, tiny_tokenizer
-
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -34,15 +32,11 @@ def _launch(study: Path, out: Path, processes: int) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_a_study_trains_data_parallel_on_two_cpu_processes(tmp_path):
-    tiny_causal_lm().save_pretrained(tmp_path / "lm")
-    tiny_tokenizer().save_pretrained(tmp_path / "lm")
-    rows = [f"good day {i},pos" for i in range(40)] + [f"bad news {i},neg" for i in range(40)]
-    (tmp_path / "task.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+def test_a_study_trains_data_parallel_on_two_cpu_processes(tiny_assets, tmp_path):
     study = {
         "name": "ddp",
-        "backbones": [str(tmp_path / "lm")],
-        "tasks": [{"name": "mine", "path": str(tmp_path / "task.csv")}],
+        "backbones": [str(tiny_assets / "lm")],
+        "tasks": [{"name": "mine", "path": str(tiny_assets / "task.csv")}],
         "methods": [{"name": "lora", "r": 4}, "full"],
         "training": {"epochs": 2, "batch_size": 8, "max_length": 32},
     }

@@ -19,25 +19,12 @@ from tunebench.executors import ParallelExecutor, run_parallel
 from tunebench.store import ResultsStore
 from tunebench.study import run_study
 
-from tiny import tiny_causal_lm, tiny_tokenizer
 
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Path:
-    """A tiny decoder folder and a small two-class CSV task."""
-    root = tmp_path_factory.mktemp("executors")
-    tiny_causal_lm().save_pretrained(root / "lm")
-    tiny_tokenizer().save_pretrained(root / "lm")
-    rows = [f"good day {i},pos" for i in range(30)] + [f"bad news {i},neg" for i in range(30)]
-    (root / "task.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
-    return root
-
-
-def _study(assets: Path, folder: Path, methods: list, **extra) -> Path:
+def _study(tiny_assets: Path, folder: Path, methods: list, **extra) -> Path:
     study = {
         "name": "exec",
-        "backbones": [str(assets / "lm")],
-        "tasks": [{"name": "mine", "path": str(assets / "task.csv")}],
+        "backbones": [str(tiny_assets / "lm")],
+        "tasks": [{"name": "mine", "path": str(tiny_assets / "task.csv")}],
         "methods": methods,
         "training": {"epochs": 1, "batch_size": 8, "max_length": 32},
         **extra,
@@ -60,8 +47,8 @@ def _intact(database: Path) -> bool:
         return connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_run_specs_survive_the_trip_to_a_worker(assets, tmp_path):
-    study = load_study(_study(assets, tmp_path, RANKS))
+def test_run_specs_survive_the_trip_to_a_worker(tiny_assets, tmp_path):
+    study = load_study(_study(tiny_assets, tmp_path, RANKS))
     for spec in expand(study):
         assert RunSpec.model_validate(spec.model_dump(mode="json")).run_id == spec.run_id
 
@@ -74,8 +61,8 @@ def test_run_specs_survive_the_trip_to_a_worker(assets, tmp_path):
     ],
     ids=["parallel", "submitit-local"],
 )
-def test_a_lora_rank_sweep_through_another_executor(assets, tmp_path, executor):
-    study = load_study(_study(assets, tmp_path, RANKS, executor=executor))
+def test_a_lora_rank_sweep_through_another_executor(tiny_assets, tmp_path, executor):
+    study = load_study(_study(tiny_assets, tmp_path, RANKS, executor=executor))
     summary = run_study(study, tmp_path / "run", Console(quiet=True))
     assert (summary.completed, summary.failed) == (3, 0)
     with ResultsStore(tmp_path / "run" / "results.sqlite") as store:
@@ -87,9 +74,9 @@ def test_a_lora_rank_sweep_through_another_executor(assets, tmp_path, executor):
     assert (again.skipped, again.completed) == (3, 0)
 
 
-def test_kill_9_mid_study_loses_and_repeats_nothing(assets, tmp_path):
+def test_kill_9_mid_study_loses_and_repeats_nothing(tiny_assets, tmp_path):
     methods = [{"name": "lora", "r": r} for r in (1, 2, 3, 4, 5, 6)]
-    study_file = _study(assets, tmp_path, methods)
+    study_file = _study(tiny_assets, tmp_path, methods)
     folder = tmp_path / "run"
     command = [sys.executable, "-m", "tunebench.cli", "run", str(study_file), "-o", str(folder)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -130,7 +117,7 @@ def test_a_worker_that_dies_is_reported_and_the_others_finish():
     assert outcomes[1][0] == "failed" and "worker process ended" in outcomes[1][1]
 
 
-def test_a_run_out_of_memory_is_recorded_and_the_study_goes_on(assets, tmp_path, monkeypatch):
+def test_a_run_out_of_memory_is_recorded_and_the_study_goes_on(tiny_assets, tmp_path, monkeypatch):
     import tunebench.study as study_module
 
     real_execute = study_module.execute
@@ -142,7 +129,7 @@ def test_a_run_out_of_memory_is_recorded_and_the_study_goes_on(assets, tmp_path,
 
     monkeypatch.setattr(study_module, "execute", execute)
     summary = run_study(
-        load_study(_study(assets, tmp_path, RANKS)), tmp_path / "run", Console(quiet=True)
+        load_study(_study(tiny_assets, tmp_path, RANKS)), tmp_path / "run", Console(quiet=True)
     )
     assert (summary.completed, summary.failed) == (2, 1)
     with ResultsStore(tmp_path / "run" / "results.sqlite") as store:
@@ -150,11 +137,11 @@ def test_a_run_out_of_memory_is_recorded_and_the_study_goes_on(assets, tmp_path,
     assert failed.reason.startswith("out_of_memory") and failed.config["method"]["r"] == 4
 
 
-def test_executor_entries_and_command_line_overrides(assets, tmp_path):
+def test_executor_entries_and_command_line_overrides(tiny_assets, tmp_path):
     from tunebench.config import override_executor
     from tunebench.errors import UserError
 
-    study = load_study(_study(assets, tmp_path, RANKS, executor="parallel"))
+    study = load_study(_study(tiny_assets, tmp_path, RANKS, executor="parallel"))
     assert study.executor == ParallelExecutor(workers=2)
     assert override_executor(study, None, 4).executor.workers == 4
     assert override_executor(study, "local", None).executor.name == "local"
@@ -163,16 +150,18 @@ def test_executor_entries_and_command_line_overrides(assets, tmp_path):
     with pytest.raises(UserError, match="workers"):
         override_executor(study, None, 0)
     with pytest.raises(UserError, match="executor.timeout_min: Input should be greater than 0"):
-        load_study(_study(assets, tmp_path, RANKS, executor={"name": "slurm", "timeout_min": 0}))
+        load_study(
+            _study(tiny_assets, tmp_path, RANKS, executor={"name": "slurm", "timeout_min": 0})
+        )
 
 
-def test_a_run_that_diverges_is_recorded_and_the_study_goes_on(assets, tmp_path):
+def test_a_run_that_diverges_is_recorded_and_the_study_goes_on(tiny_assets, tmp_path):
     methods = [
         {"name": "lora", "r": 2},
         {"name": "full", "training": {"learning_rate": 1.0e30, "log_every": 1}},
     ]
     summary = run_study(
-        load_study(_study(assets, tmp_path, methods)), tmp_path / "run", Console(quiet=True)
+        load_study(_study(tiny_assets, tmp_path, methods)), tmp_path / "run", Console(quiet=True)
     )
     assert (summary.completed, summary.failed) == (1, 1)
     with ResultsStore(tmp_path / "run" / "results.sqlite") as store:

@@ -18,24 +18,12 @@ from tunebench.store import ResultsStore
 from tunebench.study import run_study
 from tunebench.sweeps import Range, SweepConfig, fixed_points
 
-from tiny import tiny_causal_lm, tiny_tokenizer
 
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sweeps")
-    tiny_causal_lm().save_pretrained(root / "lm")
-    tiny_tokenizer().save_pretrained(root / "lm")
-    rows = [f"good day {i},pos" for i in range(30)] + [f"bad news {i},neg" for i in range(30)]
-    (root / "task.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
-    return root
-
-
-def _study(assets: Path, folder: Path, sweep: dict, methods=None, seeds=(0,)) -> Path:
+def _study(tiny_assets: Path, folder: Path, sweep: dict, methods=None, seeds=(0,)) -> Path:
     study = {
         "name": "sweep",
-        "backbones": [str(assets / "lm")],
-        "tasks": [{"name": "mine", "path": str(assets / "task.csv")}],
+        "backbones": [str(tiny_assets / "lm")],
+        "tasks": [{"name": "mine", "path": str(tiny_assets / "task.csv")}],
         "methods": methods or ["lora"],
         "seeds": list(seeds),
         "training": {"epochs": 1, "batch_size": 8, "max_length": 32},
@@ -87,18 +75,18 @@ def test_random_points_are_seeded_and_inside_the_space():
         ({"space": {"training.epochs": ["many"]}}, "epochs: Input should be a valid integer"),
     ],
 )
-def test_bad_sweeps_are_one_clear_error(assets, tmp_path, sweep, message):
+def test_bad_sweeps_are_one_clear_error(tiny_assets, tmp_path, sweep, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        load_study(_study(assets, tmp_path, sweep))
+        load_study(_study(tiny_assets, tmp_path, sweep))
 
 
-def test_a_random_sweep_runs_for_real_and_resumes(assets, tmp_path):
+def test_a_random_sweep_runs_for_real_and_resumes(tiny_assets, tmp_path):
     sweep = {
         "strategy": "random",
         "trials": 2,
         "space": {"training.learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}},
     }
-    study = load_study(_study(assets, tmp_path, sweep))
+    study = load_study(_study(tiny_assets, tmp_path, sweep))
     summary = run_study(study, tmp_path / "run", Console(quiet=True))
     assert (summary.completed, summary.failed) == (2, 0)
     with ResultsStore(tmp_path / "run" / "results.sqlite") as store:
@@ -136,12 +124,14 @@ def _fake_execute(executed: list):
 TPE_SPACE = {"method.r": {"low": 1, "high": 64}, "method.alpha": [8, 16, 32]}
 
 
-def test_tpe_runs_its_budget_of_distinct_points_and_finds_the_best(assets, tmp_path, monkeypatch):
+def test_tpe_runs_its_budget_of_distinct_points_and_finds_the_best(
+    tiny_assets, tmp_path, monkeypatch
+):
     executed = []
     monkeypatch.setattr(study_module, "execute", _fake_execute(executed))
     sweep = {"strategy": "tpe", "trials": 16, "space": TPE_SPACE, "startup_trials": 4}
     summary = run_study(
-        load_study(_study(assets, tmp_path, sweep)), tmp_path / "run", Console(quiet=True)
+        load_study(_study(tiny_assets, tmp_path, sweep)), tmp_path / "run", Console(quiet=True)
     )
     with ResultsStore(tmp_path / "run" / "results.sqlite") as store:
         runs = store.runs()
@@ -155,25 +145,27 @@ def test_tpe_runs_its_budget_of_distinct_points_and_finds_the_best(assets, tmp_p
     assert sum(late) / len(late) < sum(early) / len(early)
 
 
-def test_tpe_resumes_where_it_stopped_and_asks_what_it_would_have(assets, tmp_path, monkeypatch):
+def test_tpe_resumes_where_it_stopped_and_asks_what_it_would_have(
+    tiny_assets, tmp_path, monkeypatch
+):
     executed = []
     monkeypatch.setattr(study_module, "execute", _fake_execute(executed))
     sweep = {"strategy": "tpe", "trials": 10, "space": TPE_SPACE, "startup_trials": 3}
-    study = load_study(_study(assets, tmp_path / "one", sweep))
+    study = load_study(_study(tiny_assets, tmp_path / "one", sweep))
     run_study(study, tmp_path / "one" / "run", Console(quiet=True))
     straight = list(executed)
 
     executed.clear()
-    short = load_study(_study(assets, tmp_path / "two", {**sweep, "trials": 6}))
+    short = load_study(_study(tiny_assets, tmp_path / "two", {**sweep, "trials": 6}))
     run_study(short, tmp_path / "two" / "run", Console(quiet=True))
     run_study(study, tmp_path / "two" / "run", Console(quiet=True))  # the full budget
     assert executed == straight  # the replayed history leads the sampler to the same points
     assert run_study(study, tmp_path / "two" / "run", Console(quiet=True)).completed == 0
 
 
-def test_tpe_needs_one_objective(assets, tmp_path):
+def test_tpe_needs_one_objective(tiny_assets, tmp_path):
     sweep = {"strategy": "tpe", "trials": 2, "space": TPE_SPACE, "metric": "perplexity"}
-    study = load_study(_study(assets, tmp_path, sweep))
+    study = load_study(_study(tiny_assets, tmp_path, sweep))
     with pytest.raises(UserError, match="sweep.metric: mine reports accuracy"):
         run_study(study, tmp_path / "run", Console(quiet=True))
 

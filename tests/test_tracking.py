@@ -19,24 +19,12 @@ from tunebench.store import ResultsStore
 from tunebench.study import run_study
 from tunebench.tracking import TensorBoardTracker
 
-from tiny import tiny_causal_lm, tiny_tokenizer
 
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tracking")
-    tiny_causal_lm().save_pretrained(root / "lm")
-    tiny_tokenizer().save_pretrained(root / "lm")
-    rows = [f"good day {i},pos" for i in range(30)] + [f"bad news {i},neg" for i in range(30)]
-    (root / "task.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
-    return root
-
-
-def _study(assets: Path, folder: Path, report_to) -> Path:
+def _study(tiny_assets: Path, folder: Path, report_to) -> Path:
     study = {
         "name": "tracked",
-        "backbones": [str(assets / "lm")],
-        "tasks": [{"name": "mine", "path": str(assets / "task.csv")}],
+        "backbones": [str(tiny_assets / "lm")],
+        "tasks": [{"name": "mine", "path": str(tiny_assets / "task.csv")}],
         "methods": ["frozen", {"name": "lora", "r": 4}],
         "training": {"epochs": 2, "batch_size": 8, "max_length": 32},
         "report_to": report_to,
@@ -48,7 +36,7 @@ def _study(assets: Path, folder: Path, report_to) -> Path:
 
 @pytest.mark.parametrize("mlflow_store", ["sqlite", "file"])
 def test_runs_reach_mlflow_and_tensorboard_as_the_store_has_them(
-    assets, tmp_path, monkeypatch, mlflow_store
+    tiny_assets, tmp_path, monkeypatch, mlflow_store
 ):
     out = tmp_path / "run"
     if mlflow_store == "file":  # MLflow's file store, which it keeps in maintenance mode
@@ -66,7 +54,7 @@ def test_runs_reach_mlflow_and_tensorboard_as_the_store_has_them(
         return real_execute(spec, *args, **kwargs)
 
     monkeypatch.setattr(study_module, "execute", execute)
-    study = load_study(_study(assets, tmp_path, ["mlflow", "tensorboard"]))
+    study = load_study(_study(tiny_assets, tmp_path, ["mlflow", "tensorboard"]))
     run_study(study, out, Console(quiet=True))
     with ResultsStore(out / "results.sqlite") as store:
         lora, frozen = store.runs("completed")[0], store.runs("failed")[0]
@@ -96,13 +84,13 @@ def test_runs_reach_mlflow_and_tensorboard_as_the_store_has_them(
     assert len(events.Scalars("train/loss")) == len(losses)
 
 
-def test_a_tracker_that_fails_only_warns(assets, tmp_path, monkeypatch):
+def test_a_tracker_that_fails_only_warns(tiny_assets, tmp_path, monkeypatch):
     def broken(self, record):
         raise OSError("disk full")
 
     monkeypatch.setattr(TensorBoardTracker, "log", broken)
     output = io.StringIO()
-    study = load_study(_study(assets, tmp_path, "tensorboard"))
+    study = load_study(_study(tiny_assets, tmp_path, "tensorboard"))
     summary = run_study(study, tmp_path / "run", Console(file=output, width=200))
     assert (summary.completed, summary.failed) == (2, 0)
     assert "TensorBoardTracker could not log run" in output.getvalue()
@@ -110,12 +98,12 @@ def test_a_tracker_that_fails_only_warns(assets, tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed")
-def test_a_tracker_that_is_not_installed_is_one_clear_error(assets, tmp_path):
-    study = load_study(_study(assets, tmp_path, ["wandb"]))
+def test_a_tracker_that_is_not_installed_is_one_clear_error(tiny_assets, tmp_path):
+    study = load_study(_study(tiny_assets, tmp_path, ["wandb"]))
     with pytest.raises(UserError, match=r"report_to: wandb is not installed \(pip install wandb\)"):
         run_study(study, tmp_path / "run", Console(quiet=True))
 
 
-def test_an_unknown_tracker_names_the_field(assets, tmp_path):
+def test_an_unknown_tracker_names_the_field(tiny_assets, tmp_path):
     with pytest.raises(UserError, match="report_to.0"):
-        load_study(_study(assets, tmp_path, ["comet"]))
+        load_study(_study(tiny_assets, tmp_path, ["comet"]))

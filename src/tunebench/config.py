@@ -39,25 +39,13 @@ class MethodEntry(BaseModel):
     training: dict[str, Any] = Field(default_factory=dict)
 
 
-class StudyConfig(BaseModel):
+class Operations(BaseModel):
+    """Where a study's runs execute and where they are reported: settings of every kind of
+    study that never change a run's result (so never part of its id)."""
+
     model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    backbones: list[str] = Field(min_length=1)
-    tasks: list[AnyTaskConfig] = Field(min_length=1)
-    methods: list[MethodEntry] = Field(min_length=1)
-    seeds: list[int] = Field(default=[0], min_length=1)
-    training: TrainingConfig = TrainingConfig()
-    variants: list[dict[str, Any]] = Field(default_factory=lambda: [{}], min_length=1)
-    """Training overrides to cross with everything else (e.g. two learning rates)."""
-    save_checkpoints: bool = False
-    """Write each run's trainable weights (safetensors) under checkpoints/ in the study folder."""
-    trust_remote_code: bool = False
     executor: AnyExecutor = LocalExecutor()
-    """Where runs execute: local (default), parallel (worker processes) or slurm (executors.py)."""
-    sweep: SweepConfig | None = None
-    """A search space over method and training settings, crossed with the grid (sweeps.py)."""
-
+    """local (default), parallel (worker processes) or slurm (executors.py)."""
     report_to: list[TrackerName] = Field(default_factory=list)
     """Experiment trackers that receive each finished run: mlflow, tensorboard, wandb."""
 
@@ -70,6 +58,22 @@ class StudyConfig(BaseModel):
     @classmethod
     def _executor_entry(cls, value: Any) -> Any:
         return executor_entry(value)
+
+
+class StudyConfig(Operations):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    backbones: list[str] = Field(min_length=1)
+    tasks: list[AnyTaskConfig] = Field(min_length=1)
+    methods: list[MethodEntry] = Field(min_length=1)
+    seeds: list[int] = Field(default=[0], min_length=1)
+    training: TrainingConfig = TrainingConfig()
+    variants: list[dict[str, Any]] = Field(default_factory=lambda: [{}], min_length=1)
+    """Training overrides to cross with everything else (e.g. two learning rates)."""
+    save_checkpoints: bool = False
+    """Write each run's trainable weights (safetensors) under checkpoints/ in the study folder."""
+    trust_remote_code: bool = False
+    sweep: SweepConfig | None = None
+    """A search space over method and training settings, crossed with the grid (sweeps.py)."""
 
     @field_validator("tasks", mode="before")
     @classmethod

@@ -23,16 +23,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tunebench.config import MethodEntry, method_entries, resolve_training
+from tunebench.config import MethodEntry, Operations, method_entries, resolve_training
 from tunebench.errors import UserError
-from tunebench.executors import AnyExecutor, LocalExecutor, executor_entry
 from tunebench.methods import METHODS, AnyMethodConfig
 from tunebench.methods.frozen import FrozenConfig
 from tunebench.tabular.builtin import BUILTIN_TABULAR_TASKS
 from tunebench.tabular.config import TabularTaskConfig
 from tunebench.tabular.models import AnyDownstreamConfig, GBDTConfig
 from tunebench.tabular.train import DownstreamTrainingConfig
-from tunebench.tracking import TrackerName
 from tunebench.training.config import TrainingConfig
 
 Pipeline = Literal["frozen", "one_step", "two_step", "tabular_only", "tfidf"]
@@ -61,9 +59,7 @@ class SubGrid(BaseModel):
         return None if methods is None else method_entries(methods)
 
 
-class TabularStudyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TabularStudyConfig(Operations):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     tasks: list[TabularTaskConfig] = Field(min_length=1)
     pipelines: list[Pipeline] = Field(min_length=1)
@@ -82,21 +78,6 @@ class TabularStudyConfig(BaseModel):
     trust_remote_code: bool = False
     grids: list[SubGrid] = Field(default_factory=list)
     """Optional: more grids whose runs join the study's own (SubGrid)."""
-    executor: AnyExecutor = LocalExecutor()
-    """Where runs execute: local (default), parallel or slurm (executors.py)."""
-
-    report_to: list[TrackerName] = Field(default_factory=list)
-    """Experiment trackers that receive each finished run: mlflow, tensorboard, wandb."""
-
-    @field_validator("report_to", mode="before")
-    @classmethod
-    def _one_tracker_or_a_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("executor", mode="before")
-    @classmethod
-    def _executor_entry(cls, value: Any) -> Any:
-        return executor_entry(value)
 
     @field_validator("tasks", "downstream", mode="before")
     @classmethod
