@@ -14,10 +14,11 @@ import torch
 import yaml
 from rich.console import Console
 
-from tunebench.config import RunSpec, expand, load_study
+from tunebench.config import expand, load_study
 from tunebench.executors import ParallelExecutor, run_parallel
 from tunebench.store import ResultsStore
-from tunebench.study import run_study
+from tunebench.study import _runs, run_study
+from tunebench.sweeps import example_points
 
 
 def _study(tiny_assets: Path, folder: Path, methods: list, **extra) -> Path:
@@ -47,10 +48,20 @@ def _intact(database: Path) -> bool:
         return connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_run_specs_survive_the_trip_to_a_worker(tiny_assets, tmp_path):
-    study = load_study(_study(tiny_assets, tmp_path, RANKS))
-    for spec in expand(study):
-        assert RunSpec.model_validate(spec.model_dump(mode="json")).run_id == spec.run_id
+EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_study_and_its_runs_survive_the_trip_to_a_worker(example):
+    """A worker gets the study and each run as JSON; built-in tasks (whose dumps name every
+    file-only field at its default) and tpe sweeps included."""
+    study = load_study(example)
+    again = type(study).model_validate(study.model_dump(mode="json"))
+    assert again == study
+    tpe = getattr(study, "sweep", None) and study.sweep.strategy == "tpe"
+    specs = expand(study, example_points(study.sweep)) if tpe else _runs(study)
+    for spec in specs:
+        assert type(spec).model_validate(spec.model_dump(mode="json")).run_id == spec.run_id
 
 
 @pytest.mark.parametrize(
@@ -99,22 +110,28 @@ def test_kill_9_mid_study_loses_and_repeats_nothing(tiny_assets, tmp_path):
         assert len(store.runs()) == 6
 
 
-def _dies_on_the_second(index: int, threads: int) -> tuple[str, str | None]:
+def _dies_on_the_second(index: int, marks: str, threads: int) -> tuple[str, str | None]:
+    Path(marks, str(index)).touch()  # it started
     if index == 1:
         os._exit(3)  # as the kernel's out-of-memory killer would end it
+    time.sleep(0.5)
     return "completed", None
 
 
-def test_a_worker_that_dies_is_reported_and_the_others_finish():
+def test_a_worker_that_dies_fails_its_run_and_the_others_still_run(tmp_path):
     outcomes = {}
     executor = ParallelExecutor(workers=1, threads_per_worker=1)
 
     def on_done(index, status, reason):
         outcomes[index] = (status, reason)
 
-    run_parallel(executor, [(0,), (1,)], _dies_on_the_second, on_done)
-    assert outcomes[0] == ("completed", None)
-    assert outcomes[1][0] == "failed" and "worker process ended" in outcomes[1][1]
+    def started(index):
+        return (tmp_path / str(index)).exists()
+
+    jobs = [(i, str(tmp_path)) for i in range(4)]
+    run_parallel(executor, jobs, _dies_on_the_second, on_done, started)
+    assert outcomes[1][0] == "failed" and "worker process ended abruptly" in outcomes[1][1]
+    assert {i: outcomes[i] for i in (0, 2, 3)} == dict.fromkeys((0, 2, 3), ("completed", None))
 
 
 def test_a_run_out_of_memory_is_recorded_and_the_study_goes_on(tiny_assets, tmp_path, monkeypatch):

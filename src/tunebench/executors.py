@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -76,16 +77,34 @@ def executor_entry(value: Any) -> Any:
 
 
 def run_parallel(
-    executor: ParallelExecutor, jobs: list[tuple], worker: Worker, on_done: Done
+    executor: ParallelExecutor,
+    jobs: list[tuple],
+    worker: Worker,
+    on_done: Done,
+    started: Callable[[int], bool],
 ) -> None:
-    """Each job's arguments (plus the thread budget) in a pool of spawned processes."""
+    """Each job's arguments (plus the thread budget) in a pool of spawned processes.
+
+    A worker that dies breaks the whole pool and every job still in it. Jobs that `started`
+    (in flight when it broke) are reported failed; the others go to a fresh pool.
+    """
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-    with ProcessPoolExecutor(max_workers=executor.workers, mp_context=context) as pool:
-        futures = {
-            pool.submit(worker, *job, executor.threads()): index for index, job in enumerate(jobs)
-        }
-        for future in as_completed(futures):
-            on_done(futures[future], *_outcome(future.result))
+    waiting = list(range(len(jobs)))
+    while waiting:
+        reported = set()
+        with ProcessPoolExecutor(max_workers=executor.workers, mp_context=context) as pool:
+            futures = {pool.submit(worker, *jobs[i], executor.threads()): i for i in waiting}
+            for future in as_completed(futures):
+                index = futures[future]
+                if isinstance(future.exception(), BrokenProcessPool) and not started(index):
+                    continue  # never ran: it goes to the next pool
+                on_done(index, *_outcome(future.result))
+                reported.add(index)
+        if not reported:  # the pool broke before any job could run: do not loop forever
+            for index in waiting:
+                on_done(index, "failed", "error: the worker pool could not run any job")
+            return
+        waiting = [i for i in waiting if i not in reported]
 
 
 def run_slurm(
@@ -118,8 +137,10 @@ def run_slurm(
 
 
 def _outcome(result: Callable[[], tuple[str, str | None]]) -> tuple[str, str | None]:
-    """The worker's (status, reason), or a failure saying how its process died."""
+    """The worker's (status, reason), or a failure saying how its process failed."""
     try:
         return result()
-    except Exception as error:  # noqa: BLE001 - a dead worker must not stop the study
-        return "failed", f"error: the worker process ended: {type(error).__name__}: {error}"
+    except BrokenProcessPool as error:
+        return "failed", f"error: the worker process ended abruptly (killed?): {error}"
+    except Exception as error:  # noqa: BLE001 - a failed worker must not stop the study
+        return "failed", f"error: in the worker process: {type(error).__name__}: {error}"

@@ -99,7 +99,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(json_safe(value), allow_nan=False)
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
@@ -210,7 +210,7 @@ class ResultsStore:
                 seed,
                 _dumps(config),
                 _dumps(provenance),
-                _now(),
+                utc_now(),
             ),
         )
 
@@ -229,7 +229,7 @@ class ResultsStore:
         cursor = self._conn.execute(
             "UPDATE runs SET status = ?, reason = ?, metrics = ?, costs = ?, history = ?, "
             "finished_at = ? WHERE run_id = ?",
-            (status, reason, _dumps(metrics), _dumps(costs), _dumps(history), _now(), run_id),
+            (status, reason, _dumps(metrics), _dumps(costs), _dumps(history), utc_now(), run_id),
         )
         if cursor.rowcount != 1:
             raise KeyError(f"run {run_id!r} was never started in {self.path}")

@@ -30,7 +30,7 @@ from tunebench.executors import LocalExecutor, ParallelExecutor, run_parallel, r
 from tunebench.generative.runner import execute_generative
 from tunebench.provenance import collect_provenance
 from tunebench.runner import execute
-from tunebench.store import ResultsStore
+from tunebench.store import ResultsStore, utc_now
 from tunebench.sweeps import example_points
 from tunebench.tabular import TabularTaskConfig, load_tabular_task
 from tunebench.tabular.grid import TabularRunSpec, TabularStudyConfig, expand_tabular
@@ -85,7 +85,9 @@ def run_study(
                 summary.completed += 1
             else:
                 summary.failed += 1
-                if store.status(spec.run_id) != "failed":  # its worker died before recording it
+                if store.status(spec.run_id) is None:  # its worker failed before starting it
+                    _start(store, spec, study, collect_provenance())
+                if store.status(spec.run_id) != "failed":  # ... or died before recording it
                     store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
                 label = _run_label(spec)
                 console.print(f"[red]run {spec.run_id} ({label}) failed:[/red] {reason}")
@@ -131,7 +133,14 @@ def _execute(todo, study, output_dir: Path, store: ResultsStore, progress, finis
             finished(todo[index], status, reason)
 
         if isinstance(study.executor, ParallelExecutor):
-            run_parallel(study.executor, jobs, run_in_worker, on_done)
+            since = utc_now()
+
+            def started(index: int) -> bool:
+                """Started by this pool (a run interrupted earlier is `running` too)."""
+                record = store.record(todo[index].run_id)
+                return record is not None and record.started_at >= since
+
+            run_parallel(study.executor, jobs, run_in_worker, on_done, started)
         else:
             run_slurm(study.executor, jobs, run_in_worker, on_done, output_dir / "slurm")
 
@@ -187,18 +196,8 @@ def _load_data(task: AnyTaskConfig | TabularTaskConfig):
 
 def _run_one(spec, study, output_dir: Path, store: ResultsStore, on_step):
     data = _load_data(spec.task)
-    provenance = {**collect_provenance(), "data_sha256": data.data_sha256}
+    _start(store, spec, study, {**collect_provenance(), "data_sha256": data.data_sha256})
     tabular = isinstance(spec, TabularRunSpec)
-    store.start(
-        spec.run_id,
-        study.name,
-        spec.backbone or "none",
-        spec.task.name,
-        spec.method.name if spec.method else "none",
-        spec.seed,
-        spec.model_dump(mode="json"),
-        provenance,
-    )
     try:
         if tabular:
             outcome = execute_tabular(spec, output_dir / "cache", on_step)
@@ -218,6 +217,19 @@ def _run_one(spec, study, output_dir: Path, store: ResultsStore, on_step):
     metrics = separate_examples(outcome.metrics)
     store.finish(spec.run_id, "completed", metrics, outcome.costs, outcome.history)
     return "completed", None
+
+
+def _start(store: ResultsStore, spec, study, provenance: dict) -> None:
+    store.start(
+        spec.run_id,
+        study.name,
+        spec.backbone or "none",
+        spec.task.name,
+        spec.method.name if spec.method else "none",
+        spec.seed,
+        spec.model_dump(mode="json"),
+        provenance,
+    )
 
 
 def _fail(store: ResultsStore, spec: RunSpec, reason: str):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, PositiveInt, model_validator
 
 from tunebench.tabular.data import Problem, Roles
 from tunebench.tabular.preprocess import NumericTransform
+from tunebench.tasks.config import changed_fields
 
 _ROLE_FIELDS = ("numeric", "categorical", "text", "target", "problem")
 
@@ -48,7 +49,7 @@ class TabularTaskConfig(BaseModel):
                     f"tabular task {self.name!r} is built in and takes no path; use another name "
                     f"for your own file (built-in tabular tasks: {builtin})"
                 )
-            given = [f for f in _ROLE_FIELDS if f in self.model_fields_set]
+            given = changed_fields(self, _ROLE_FIELDS)
             if given:
                 raise ValueError(
                     f"{', '.join(given)} only apply to a task read from a file (path); the "

@@ -57,7 +57,7 @@ class _Task(BaseModel):
                     f"task {self.name!r} is built in and takes no path; use another name for "
                     f"your own file (built-in {self.family} tasks: {listed})"
                 )
-            misplaced = [f for f in self._file_fields if f in self.model_fields_set]
+            misplaced = changed_fields(self, self._file_fields)
             if misplaced:
                 raise ValueError(
                     f"{', '.join(misplaced)} only apply to a task read from a file (path), "
@@ -189,3 +189,14 @@ AnyTaskConfig = Annotated[
         custom_error_message="family must be one of: " + ", ".join(TASK_CONFIGS),
     ),
 ]
+
+
+def changed_fields(config: BaseModel, fields: tuple[str, ...]) -> list[str]:
+    """Those of `fields` given a value other than their default (a dumped config names every
+    field, with its default, and must validate again)."""
+    defaults = type(config).model_fields
+    return [
+        f
+        for f in fields
+        if f in config.model_fields_set and getattr(config, f) != defaults[f].get_default()
+    ]
