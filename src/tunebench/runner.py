@@ -128,6 +128,8 @@ def run_costs(
         outcome.padded_tokens,
         outcome.padded_tokens / max(outcome.steps * training.batch_size, 1),
         backbone.config.hidden_size,
+        outcome.prefix_skipped_tokens,
+        outcome.frozen_prefix_blocks,
     )
     peak = metering.machine_peak_flops(accelerator.device)
     seconds = max(outcome.train_seconds, 1e-9)
@@ -149,6 +151,8 @@ def run_costs(
         "peak_flops": peak,
         "steps": outcome.steps,
         "processes": accelerator.num_processes,
+        "frozen_prefix_blocks": outcome.frozen_prefix_blocks,
+        "prefix_skipped_tokens": outcome.prefix_skipped_tokens,
         "best_epoch": outcome.best_epoch,
         "learning_rate": training.learning_rate,
     }

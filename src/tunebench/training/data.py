@@ -82,11 +82,13 @@ def _chunks(items: list[int], size: int) -> list[list[int]]:
 
 
 class Collator:
-    """Right-pads a list of example indices into a batch of tensors."""
+    """Right-pads a list of example indices into a batch of tensors; with `with_index`, the
+    batch also says which examples it holds (`example_index`, for the prefix cache)."""
 
-    def __init__(self, encoded: Encoded, pad_token_id: int):
+    def __init__(self, encoded: Encoded, pad_token_id: int, with_index: bool = False):
         self.encoded = encoded
         self.pad_token_id = pad_token_id
+        self.with_index = with_index
 
     def __call__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         rows = [self.encoded.input_ids[i] for i in indices]
@@ -104,4 +106,6 @@ class Collator:
                 token_types[r, : len(types)] = torch.tensor(types)
             batch["token_type_ids"] = token_types
         batch["labels"] = torch.tensor([self.encoded.labels[i] for i in indices])
+        if self.with_index:
+            batch["example_index"] = torch.tensor(indices)
         return batch

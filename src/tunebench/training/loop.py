@@ -21,10 +21,12 @@ from torch.utils.data import DataLoader
 from transformers import get_scheduler
 from transformers.optimization import Adafactor
 
+from tunebench.methods.base import transformer_layers
 from tunebench.training.config import TrainingConfig
 from tunebench.training.data import Collator, Encoded, LengthGroupedBatches, eval_batches
 from tunebench.training.metering import trainable_state
 from tunebench.training.metrics import HIGHER_IS_BETTER, classification_metrics
+from tunebench.training.prefix_cache import PrefixCache
 
 StepCallback = Callable[[int, int, float | None], None]
 """(steps done, total steps, running loss or None)"""
@@ -48,6 +50,10 @@ class TrainOutcome:
     real_tokens: int
     padded_tokens: int
     history: list[dict] = field(default_factory=list)
+    frozen_prefix_blocks: int = 0
+    """Blocks at the bottom with nothing to train (run in eval mode; prefix_cache.py)."""
+    prefix_skipped_tokens: int = 0
+    """Padded tokens of the batches whose frozen prefix was skipped (read from the cache)."""
 
 
 def make_accelerator(config: TrainingConfig) -> Accelerator:
@@ -101,20 +107,30 @@ def train(
     pad_token_id: int,
     accelerator: Accelerator,
     on_step: StepCallback | None = None,
+    cache_prefix: bool = True,
 ) -> TrainOutcome:
     """Text classification: length-grouped batches of one tokenised split, accuracy-style
-    validation. Other families (the tabular one-step pipeline) call `fit` directly."""
+    validation; the frozen blocks at the bottom run in eval mode and, with `cache_prefix`,
+    are skipped after the first epoch (prefix_cache.py). Other families (the tabular one-step
+    pipeline) call `fit` directly."""
     batches = LengthGroupedBatches(
         train_data.lengths(), config.batch_size, seed, group=config.group_by_length
     )
-    loader = DataLoader(
-        range(len(train_data)), batch_sampler=batches, collate_fn=Collator(train_data, pad_token_id)
-    )
+    collate = Collator(train_data, pad_token_id, with_index=True)
+    loader = DataLoader(range(len(train_data)), batch_sampler=batches, collate_fn=collate)
+    layers = transformer_layers(model)
+    prefix = PrefixCache(model, layers, sum(train_data.lengths()), cache_prefix)
 
     def validate(model: nn.Module) -> dict:
         return evaluate(model, validation_data, label_names, config, pad_token_id, accelerator)
 
-    return fit(model, batches, loader, validate, config, lr, accelerator, on_step)
+    try:
+        outcome = fit(model, batches, loader, validate, config, lr, accelerator, on_step)
+    finally:
+        prefix.remove()
+    outcome.frozen_prefix_blocks = prefix.depth
+    outcome.prefix_skipped_tokens = prefix.skipped_tokens
+    return outcome
 
 
 def fit(

@@ -21,6 +21,7 @@ from torch import nn
 
 from tunebench import assets
 from tunebench.provenance import collect_provenance
+from tunebench.training.prefix_cache import first_trainable_block
 
 
 class PeakHostMemory:
@@ -115,8 +116,12 @@ def train_flops(
     padded_tokens: int,
     mean_sequence_length: float,
     hidden_size: int,
+    skipped_tokens: int = 0,
+    skipped_blocks: int = 0,
 ) -> float:
-    """Estimated FLOPs of training on `padded_tokens` tokens (see the module docstring)."""
+    """Estimated FLOPs of training on `padded_tokens` tokens (see the module docstring), less
+    the forward passes of the bottom `skipped_blocks` blocks on `skipped_tokens` tokens that
+    the prefix cache did not compute."""
     matmul_weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
     forward_weights = sum(w.numel() for w in matmul_weights)
     trainable_weights = sum(w.numel() for w in matmul_weights if w.requires_grad)
@@ -125,25 +130,20 @@ def train_flops(
     depth = _gradient_depth(model, layers)
     backward_activations = forward * depth
     backward_weights = 2 * trainable_weights
-    return padded_tokens * (forward + backward_activations + backward_weights)
+    block_weights = sum(
+        m.weight.numel()
+        for block in layers[:skipped_blocks]
+        for m in block.modules()
+        if isinstance(m, nn.Linear)
+    )
+    skipped = 2 * block_weights + 4 * skipped_blocks * mean_sequence_length * hidden_size
+    total = padded_tokens * (forward + backward_activations + backward_weights)
+    return total - skipped_tokens * skipped
 
 
 def _gradient_depth(model: nn.Module, layers: nn.ModuleList) -> float:
     """Fraction of the blocks that gradients must flow back through (1.0 = down to the input)."""
-    layer_of = {}
-    for index, block in enumerate(layers):
-        for parameter in block.parameters():
-            layer_of[id(parameter)] = index
-    lowest = len(layers)
-    block_ids = {id(p) for p in layers.parameters()}
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        if id(parameter) in layer_of:
-            lowest = min(lowest, layer_of[id(parameter)])
-        elif "classifier" not in name and "norm" not in name and id(parameter) not in block_ids:
-            return 1.0  # embeddings, soft prompts or prefixes: gradients reach the input
-    return (len(layers) - lowest) / len(layers)
+    return (len(layers) - first_trainable_block(model, layers)) / len(layers)
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
