@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install chromium demo test lint format clean
+.PHONY: install chromium demo test bench bench-quick lint format clean
 
 # torch is installed first and pinned exactly so pip takes the CPU build (see docs/install.md).
 $(INSTALLED): pyproject.toml
@@ -31,16 +31,26 @@ chromium:
 	  || echo "chromium not installed: the HTML report's browser test will be skipped"
 
 test: install chromium
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/python -m pytest -q
 
+# tunebench against plain training scripts on identical work (docs/benchmarks.md); results in
+# bench/results/. bench-quick: a few minutes on a 2-core CPU.
+bench: install
+	$(BIN)/tunebench fetch minilm-l6 sms_spam
+	$(BIN)/python -m bench
+
+bench-quick: install
+	$(BIN)/tunebench fetch minilm-l6 sms_spam
+	$(BIN)/python -m bench --quick
+
 lint: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 
 format: install
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,133 @@
+"""`python -m bench [--quick]`: tunebench against the plain scripts of `baselines.py`.
+
+Every comparison runs tunebench and a baseline on identical work — `minilm-l6` on `sms_spam`,
+the same training subset, batch size, epochs, learning rate (the method's default) and seed —
+in this one process, one after the other, and records both sides' training samples/s and test
+accuracy. Results go to `bench/results/<mode>-<time>.json` with the machine's description.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from bench.baselines import BaselineResult, maxlen_baseline, trainer_baseline
+from tunebench.config import RunSpec
+from tunebench.methods import METHODS
+from tunebench.provenance import collect_provenance
+from tunebench.runner import execute
+from tunebench.tasks.config import TaskConfig
+from tunebench.training.config import TrainingConfig
+from tunebench.training.metering import machine_peak_flops
+
+RESULTS = Path(__file__).parent / "results"
+MODES = {
+    # training examples, test examples, epochs: last_n and frozen need >= 3 epochs
+    "quick": {"train": 256, "eval": 256, "epochs": 3},
+    "full": {"train": 1000, "eval": None, "epochs": 3},
+}
+COMPARISONS = (  # name, method, its settings, baseline
+    ("lora_vs_trainer", "lora", {"r": 8, "target_modules": ["query", "value"]}, "trainer"),
+    ("full_vs_trainer", "full", {}, "trainer"),
+    ("last_n_vs_trainer", "last_n", {"n": 2}, "trainer"),
+    ("frozen_vs_trainer", "frozen", {}, "trainer"),
+    ("lora_vs_maxlen", "lora", {"r": 8, "target_modules": ["query", "value"]}, "maxlen"),
+    ("full_vs_maxlen", "full", {}, "maxlen"),
+)
+BASELINES = {"trainer": trainer_baseline, "maxlen": maxlen_baseline}
+
+
+def spec_for(method: str, settings: dict, mode: dict, seed: int = 0) -> RunSpec:
+    task = TaskConfig(
+        name="sms_spam", max_train_samples=mode["train"], max_eval_samples=mode["eval"]
+    )
+    training = TrainingConfig(
+        epochs=mode["epochs"],
+        batch_size=16,
+        max_length=128,
+        learning_rate=METHODS[method].default_lr,
+    )
+    config = METHODS[method].config(**settings)
+    return RunSpec(backbone="minilm-l6", task=task, method=config, seed=seed, training=training)
+
+
+def compare(name: str, method: str, settings: dict, baseline: str, mode: dict) -> dict:
+    spec = spec_for(method, settings, mode)
+    ours = execute(spec)
+    theirs: BaselineResult = BASELINES[baseline](spec)
+    samples_per_s = ours.costs["train_samples_per_s"]
+    return {
+        "name": name,
+        "method": method,
+        "baseline": baseline,
+        "tunebench_samples_per_s": samples_per_s,
+        "baseline_samples_per_s": theirs.samples_per_s,
+        "ratio": samples_per_s / theirs.samples_per_s,
+        "tunebench_accuracy": ours.metrics["test"]["accuracy"],
+        "baseline_accuracy": theirs.test_accuracy,
+        "tunebench_train_seconds": ours.costs["train_seconds"],
+        "baseline_train_seconds": theirs.train_seconds,
+        "tunebench_mfu": ours.costs["mfu"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few minutes on a 2-core CPU")
+    parser.add_argument("--only", nargs="*", help="run only these comparisons (by name)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    arguments = parser.parse_args()
+    mode_name = "quick" if arguments.quick else "full"
+    mode = MODES[mode_name]
+    torch.set_num_threads(arguments.threads or os.cpu_count() or 1)
+    started = time.perf_counter()
+    comparisons = []
+    for name, method, settings, baseline in COMPARISONS:
+        if arguments.only and name not in arguments.only:
+            continue
+        row = compare(name, method, settings, baseline, mode)
+        comparisons.append(row)
+        print(
+            f"{name:<20} tunebench {row['tunebench_samples_per_s']:7.1f}/s "
+            f"({row['tunebench_accuracy']:.2%})  {baseline} {row['baseline_samples_per_s']:7.1f}/s "
+            f"({row['baseline_accuracy']:.2%})  ratio {row['ratio']:.2f}x",
+            flush=True,
+        )
+    full = [c for c in comparisons if c["method"] == "full"]
+    report = {
+        "mode": mode_name,
+        "settings": {
+            **mode,
+            "backbone": "minilm-l6",
+            "task": "sms_spam",
+            "batch_size": 16,
+            "max_length": 128,
+            "seed": 0,
+        },
+        "machine": {
+            **collect_provenance(),
+            "torch_threads": torch.get_num_threads(),
+            "matmul_peak_flops": machine_peak_flops(torch.device("cpu")),
+        },
+        "comparisons": comparisons,
+        "mfu_full_ft": full[0]["tunebench_mfu"] if full else None,
+        "wall_seconds": time.perf_counter() - started,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    path = RESULTS / f"{mode_name}-{stamp}.json"
+    path.write_text(json.dumps(report, indent=1))
+    if report["mfu_full_ft"] is not None:
+        print(f"MFU of full fine-tuning: {report['mfu_full_ft']:.1%}")
+    print(f"wrote {path} ({report['wall_seconds']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

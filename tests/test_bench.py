@@ -1,0 +1,51 @@
+"""The benchmark's baselines train the model tunebench builds, for real (on a tiny decoder)."""
+
+import pytest
+
+from bench import baselines
+from bench.baselines import build, maxlen_baseline, trainer_baseline
+from tunebench.config import RunSpec
+from tunebench.methods import METHODS
+from tunebench.tasks.config import TaskConfig
+from tunebench.training.config import TrainingConfig
+
+
+def _spec(tiny_assets, method: str) -> RunSpec:
+    return RunSpec(
+        backbone=str(tiny_assets / "lm"),
+        task=TaskConfig(name="mine", path=str(tiny_assets / "task.csv")),
+        method=METHODS[method].config(),
+        seed=0,
+        training=TrainingConfig(epochs=2, batch_size=8, max_length=32, learning_rate=1e-3),
+    )
+
+
+@pytest.mark.parametrize("baseline", [trainer_baseline, maxlen_baseline])
+def test_a_baseline_trains_tunebenchs_model_and_reports_speed_and_accuracy(
+    tiny_assets, baseline, monkeypatch
+):
+    built = []
+
+    def keep(spec):
+        built.append(build(spec))
+        model = built[-1][0]
+        built.append(
+            {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+        )
+        return built[0]
+
+    monkeypatch.setattr(baselines, "build", keep)
+    result = baseline(_spec(tiny_assets, "lora"))
+    assert result.samples_per_s > 0 and result.train_seconds > 0
+    assert 0 <= result.test_accuracy <= 1
+    (model, _, _), before = built
+    after = {k: v for k, v in model.named_parameters() if v.requires_grad}
+    assert set(after) == set(before) and any("lora" in k for k in after)
+    assert all(not after[k].equal(before[k]) for k in after if "lora_B" in k)  # it trained
+
+
+def test_the_baselines_build_the_same_initial_model_as_tunebench(tiny_assets):
+    first, _, _ = build(_spec(tiny_assets, "lora"))
+    second, _, _ = build(_spec(tiny_assets, "lora"))
+    for (name, a), (_, b) in zip(first.named_parameters(), second.named_parameters(), strict=True):
+        assert a.equal(b), name
