@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from bench.baselines import BaselineResult, maxlen_baseline, trainer_baseline
+from bench.tabular import compare_frozen_pipeline
 from tunebench.config import RunSpec
 from tunebench.methods import METHODS
 from tunebench.provenance import collect_provenance
@@ -77,6 +78,15 @@ def compare(name: str, method: str, settings: dict, baseline: str, mode: dict) -
     }
 
 
+def machine() -> dict:
+    """This machine as the results file records it: provenance, threads, measured peak."""
+    return {
+        **collect_provenance(),
+        "torch_threads": torch.get_num_threads(),
+        "matmul_peak_flops": machine_peak_flops(torch.device("cpu")),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few minutes on a 2-core CPU")
@@ -99,7 +109,17 @@ def main() -> None:
             f"({row['baseline_accuracy']:.2%})  ratio {row['ratio']:.2f}x",
             flush=True,
         )
-    full = [c for c in comparisons if c["method"] == "full"]
+    if not arguments.only or "tabular_frozen_vs_floor" in arguments.only:
+        row = compare_frozen_pipeline()
+        comparisons.append(row)
+        print(
+            f"{row['name']:<20} tunebench {row['tunebench_wall_seconds']:.1f} s end to end, "
+            f"floor {row['plain_inference_seconds']:.1f} s inference + "
+            f"{row['downstream_train_seconds']:.1f} s downstream: ratio {row['ratio']:.2f}x; "
+            f"{row['backbone_texts_encoded']} of {row['distinct_texts']} distinct texts encoded",
+            flush=True,
+        )
+    full = [c for c in comparisons if c.get("method") == "full"]
     report = {
         "mode": mode_name,
         "settings": {
@@ -110,11 +130,7 @@ def main() -> None:
             "max_length": 128,
             "seed": 0,
         },
-        "machine": {
-            **collect_provenance(),
-            "torch_threads": torch.get_num_threads(),
-            "matmul_peak_flops": machine_peak_flops(torch.device("cpu")),
-        },
+        "machine": machine(),
         "comparisons": comparisons,
         "mfu_full_ft": full[0]["tunebench_mfu"] if full else None,
         "wall_seconds": time.perf_counter() - started,

@@ -1,0 +1,96 @@
+"""`python -m bench.scaling [--quick]`: how tunebench's training time and peak memory grow
+with the training-set size and with the sequence length, per method.
+
+`minilm-l6` on `20newsgroups` (long posts, so `max_length` sets the sequence length), one epoch,
+batch 16: sizes 1k, 2k and 4k examples at length 128, and lengths 64, 128 and 256 at 1k
+examples (`--quick`: a quarter of each size). Linear growth is the expectation: each row says
+how the time per example changes from the smallest setting. Results go to
+`bench/results/scaling-<mode>-<time>.json`. Each measurement runs in a fresh process, so its
+peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from multiprocessing import get_context
+
+import torch
+
+from bench.__main__ import RESULTS, machine
+from tunebench.config import RunSpec
+from tunebench.methods import METHODS
+from tunebench.runner import execute
+from tunebench.tasks.config import TaskConfig
+from tunebench.training.config import TrainingConfig
+
+METHODS_MEASURED = (
+    ("lora", {"r": 8, "target_modules": ["query", "value"]}),
+    ("full", {}),
+    ("last_n", {"n": 2}),
+    ("frozen", {}),
+)
+SIZES = (1000, 2000, 4000)
+LENGTHS = (64, 128, 256)
+
+
+def measure(method: str, settings: dict, size: int, length: int, threads: int | None) -> dict:
+    if threads:
+        torch.set_num_threads(threads)
+    spec = RunSpec(
+        backbone="minilm-l6",
+        task=TaskConfig(name="20newsgroups", max_train_samples=size, max_eval_samples=200),
+        method=METHODS[method].config(**settings),
+        seed=0,
+        training=TrainingConfig(
+            epochs=1, batch_size=16, max_length=length, learning_rate=METHODS[method].default_lr
+        ),
+    )
+    costs = execute(spec).costs
+    return {
+        "method": method,
+        "examples": size,
+        "max_length": length,
+        "train_seconds": costs["train_seconds"],
+        "seconds_per_example": costs["train_seconds"] / size,
+        "peak_host_mb": costs["peak_host_mb"],
+        "train_tokens_per_s": costs["train_tokens_per_s"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    arguments = parser.parse_args()
+    scale = 4 if arguments.quick else 1
+    rows = []
+    for method, settings in METHODS_MEASURED:
+        points = [(s // scale, 128) for s in SIZES] + [(SIZES[0] // scale, n) for n in LENGTHS]
+        for size, length in dict.fromkeys(points):
+            with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as fresh:
+                job = fresh.submit(measure, method, settings, size, length, arguments.threads)
+                row = job.result()
+            rows.append(row)
+            print(
+                f"{method:<7} {size:>5} examples  length {length:>3}  "
+                f"{row['train_seconds']:7.1f} s  "
+                f"{row['seconds_per_example'] * 1000:6.1f} ms/example  "
+                f"peak {row['peak_host_mb']:6.0f} MB",
+                flush=True,
+            )
+    mode = "quick" if arguments.quick else "full"
+    if arguments.threads:
+        torch.set_num_threads(arguments.threads)
+    report = {"mode": mode, "machine": machine(), "rows": rows}
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    path = RESULTS / f"scaling-{mode}-{stamp}.json"
+    path.write_text(json.dumps(report, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
