@@ -111,3 +111,18 @@ def test_the_prefix_runs_without_dropout_while_the_rest_trains():
     model(**batch)
     prefix.remove()
     assert seen == {"prefix": False, "trained": True}
+
+
+def test_validation_after_the_first_epoch_reads_the_cache_too(monkeypatch):
+    served = []
+    stacked = PrefixCache.stacked
+
+    def spy(self, like):
+        served.append("train" if self.training else "validation")
+        return stacked(self, like)
+
+    monkeypatch.setattr(PrefixCache, "stacked", spy)
+    _, outcome = _train("encoder", "frozen", cache=True)
+    # 24 training examples in batches of 4 (epochs 2, 3); 12 validation ones in one batch of up
+    # to 64 (the validations after epochs 2 and 3)
+    assert served.count("train") == 2 * 6 and served.count("validation") == 2

@@ -82,13 +82,14 @@ def _chunks(items: list[int], size: int) -> list[list[int]]:
 
 
 class Collator:
-    """Right-pads a list of example indices into a batch of tensors; with `with_index`, the
-    batch also says which examples it holds (`example_index`, for the prefix cache)."""
+    """Right-pads a list of example indices into a batch of tensors. With `index_base` set, the
+    batch also says which examples it holds: `example_index` = index + `index_base` (keys of
+    the prefix cache; each split gets its own range)."""
 
-    def __init__(self, encoded: Encoded, pad_token_id: int, with_index: bool = False):
+    def __init__(self, encoded: Encoded, pad_token_id: int, index_base: int | None = None):
         self.encoded = encoded
         self.pad_token_id = pad_token_id
-        self.with_index = with_index
+        self.index_base = index_base
 
     def __call__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         rows = [self.encoded.input_ids[i] for i in indices]
@@ -106,6 +107,6 @@ class Collator:
                 token_types[r, : len(types)] = torch.tensor(types)
             batch["token_type_ids"] = token_types
         batch["labels"] = torch.tensor([self.encoded.labels[i] for i in indices])
-        if self.with_index:
-            batch["example_index"] = torch.tensor(indices)
+        if self.index_base is not None:
+            batch["example_index"] = torch.tensor(indices) + self.index_base
         return batch

@@ -111,18 +111,23 @@ def train(
 ) -> TrainOutcome:
     """Text classification: length-grouped batches of one tokenised split, accuracy-style
     validation; the frozen blocks at the bottom run in eval mode and, with `cache_prefix`,
-    are skipped after the first epoch (prefix_cache.py). Other families (the tabular one-step
+    are skipped after their first pass over the training and the validation examples
+    (prefix_cache.py). Other families (the tabular one-step
     pipeline) call `fit` directly."""
     batches = LengthGroupedBatches(
         train_data.lengths(), config.batch_size, seed, group=config.group_by_length
     )
-    collate = Collator(train_data, pad_token_id, with_index=True)
+    collate = Collator(train_data, pad_token_id, index_base=0)
     loader = DataLoader(range(len(train_data)), batch_sampler=batches, collate_fn=collate)
     layers = transformer_layers(model)
-    prefix = PrefixCache(model, layers, sum(train_data.lengths()), cache_prefix)
+    tokens = sum(train_data.lengths()) + sum(validation_data.lengths())
+    prefix = PrefixCache(model, layers, tokens, cache_prefix)
 
     def validate(model: nn.Module) -> dict:
-        return evaluate(model, validation_data, label_names, config, pad_token_id, accelerator)
+        # validation examples are cache keys after the training ones
+        return evaluate(
+            model, validation_data, label_names, config, pad_token_id, accelerator, len(train_data)
+        )
 
     try:
         outcome = fit(model, batches, loader, validate, config, lr, accelerator, on_step)
@@ -258,10 +263,12 @@ def evaluate(
     config: TrainingConfig,
     pad_token_id: int,
     accelerator: Accelerator,
+    index_base: int | None = None,
 ) -> dict:
-    """Metrics of `model` on `data`, in length-sorted batches; the model is left in eval mode."""
+    """Metrics of `model` on `data`, in length-sorted batches; the model is left in eval mode.
+    With `index_base`, batches carry example keys (validation, for the prefix cache)."""
     model.eval()
-    collate = Collator(data, pad_token_id)
+    collate = Collator(data, pad_token_id, index_base)
     probabilities = np.zeros((len(data), len(label_names)), dtype=np.float32)
     for indices in eval_batches(data.lengths(), config.eval_batch_size):
         batch = {k: v.to(accelerator.device) for k, v in collate(indices).items()}

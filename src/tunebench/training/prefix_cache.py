@@ -8,9 +8,11 @@ below it. So:
 1. **The rule.** The frozen prefix (embeddings and blocks 0..k-1) runs in eval mode while the
    model trains: no dropout in blocks that do not train. This holds with or without the cache,
    so the cache never changes what is computed.
-2. **The cache.** In the first epoch block k-1's output is recorded per training example (its
-   real tokens only); from then on a batch whose examples are all recorded skips the prefix's
-   blocks and hands the recorded states to block k. Validation and test never use it.
+2. **The cache.** In the first epoch block k-1's output is recorded per training and per
+   validation example (its real tokens only); from then on a batch whose examples are all
+   recorded skips the prefix's blocks and hands the recorded states to block k. The prefix is
+   frozen and in eval mode in both cases, so its output does not depend on the epoch. The test
+   split, evaluated once, never uses it.
 
 Results equal the uncached run up to floating-point rounding (a batch padded to a different
 width may round differently): tests/test_prefix_cache.py. Methods with anything trainable at
@@ -57,6 +59,8 @@ class PrefixCache:
         self.returns_tuple = False
         self.train_tokens = train_tokens
         self.skipped_tokens = 0
+        """Padded training tokens whose prefix forward pass came from the cache."""
+        self.training = False
         self._hooks = [model.register_forward_pre_hook(self._before, with_kwargs=True)]
         self._patched = list(layers[: self.depth]) if cache else []
         if self._patched:
@@ -75,13 +79,13 @@ class PrefixCache:
         self.states.clear()
 
     def _before(self, module: nn.Module, args: tuple, kwargs: dict):
-        """Every forward: the prefix in eval mode while training; this batch's example ids."""
+        """Every forward: the prefix in eval mode while training; this batch's example keys."""
         index = kwargs.pop("example_index", None)
-        training = module.training and index is not None
-        if training:
+        self.training = module.training
+        if module.training and index is not None:
             for part in self.prefix:
                 part.eval()
-        self.batch = index.tolist() if training and self._patched else None
+        self.batch = index.tolist() if index is not None and self._patched else None
         self.mask = kwargs.get("attention_mask")
         return args, kwargs
 
@@ -101,7 +105,8 @@ class PrefixCache:
 
     def stacked(self, like: torch.Tensor) -> torch.Tensor:
         """The batch's recorded states, right-padded with zeros to `like`'s width."""
-        self.skipped_tokens += like.shape[0] * like.shape[1]
+        if self.training:
+            self.skipped_tokens += like.shape[0] * like.shape[1]
         out = like.new_zeros(like.shape)
         for row, index in enumerate(self.batch):
             state = self.states[index]
