@@ -1,5 +1,8 @@
 """`python -m bench [--quick]`: tunebench against the plain scripts of `baselines.py`.
 
+Quick mode (a few minutes on a 2-core CPU) runs the four comparisons with the HF Trainer; full
+mode adds the pad-to-max-length script and the tabular frozen pipeline against its floor.
+
 Every comparison runs tunebench and a baseline on identical work — `minilm-l6` on `sms_spam`,
 the same training subset, batch size, epochs, learning rate (the method's default) and seed —
 in this one process, one after the other, and records both sides' training samples/s and test
@@ -41,6 +44,7 @@ COMPARISONS = (  # name, method, its settings, baseline
     ("lora_vs_maxlen", "lora", {"r": 8, "target_modules": ["query", "value"]}, "maxlen"),
     ("full_vs_maxlen", "full", {}, "maxlen"),
 )
+QUICK_SKIPS = {"lora_vs_maxlen", "full_vs_maxlen", "tabular_frozen_vs_floor"}  # full mode only
 BASELINES = {"trainer": trainer_baseline, "maxlen": maxlen_baseline}
 
 
@@ -87,6 +91,11 @@ def machine() -> dict:
     }
 
 
+def wanted(name: str, quick: bool, only: list[str] | None) -> bool:
+    """`--only` picks comparisons by name; otherwise quick mode leaves out the slow ones."""
+    return name in only if only else not (quick and name in QUICK_SKIPS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few minutes on a 2-core CPU")
@@ -99,7 +108,7 @@ def main() -> None:
     started = time.perf_counter()
     comparisons = []
     for name, method, settings, baseline in COMPARISONS:
-        if arguments.only and name not in arguments.only:
+        if not wanted(name, arguments.quick, arguments.only):
             continue
         row = compare(name, method, settings, baseline, mode)
         comparisons.append(row)
@@ -109,7 +118,7 @@ def main() -> None:
             f"({row['baseline_accuracy']:.2%})  ratio {row['ratio']:.2f}x",
             flush=True,
         )
-    if not arguments.only or "tabular_frozen_vs_floor" in arguments.only:
+    if wanted("tabular_frozen_vs_floor", arguments.quick, arguments.only):
         row = compare_frozen_pipeline()
         comparisons.append(row)
         print(

@@ -49,3 +49,14 @@ def test_the_baselines_build_the_same_initial_model_as_tunebench(tiny_assets):
     second, _, _ = build(_spec(tiny_assets, "lora"))
     for (name, a), (_, b) in zip(first.named_parameters(), second.named_parameters(), strict=True):
         assert a.equal(b), name
+
+
+def test_quick_mode_leaves_out_the_slow_comparisons_unless_asked_for_by_name():
+    from bench.__main__ import COMPARISONS, wanted
+
+    names = [name for name, *_ in COMPARISONS] + ["tabular_frozen_vs_floor"]
+    quick = [name for name in names if wanted(name, quick=True, only=None)]
+    assert quick == ["lora_vs_trainer", "full_vs_trainer", "last_n_vs_trainer", "frozen_vs_trainer"]
+    assert all(wanted(name, quick=False, only=None) for name in names)
+    assert wanted("full_vs_maxlen", quick=True, only=["full_vs_maxlen"])
+    assert not wanted("lora_vs_trainer", quick=False, only=["full_vs_maxlen"])
