@@ -3,7 +3,8 @@ with the training-set size and with the sequence length, per method.
 
 `minilm-l6` on `20newsgroups` (long posts, so `max_length` sets the sequence length), one epoch,
 batch 16: sizes 1k, 2k and 4k examples at length 128, and lengths 64, 128 and 256 at 1k
-examples (`--quick`: a quarter of each size). Linear growth is the expectation: each row says
+examples (`--quick`: a quarter of each size; `--methods` picks some of lora, full, last_n,
+frozen). Linear growth is the expectation: each row says
 how the time per example changes from the smallest setting. Results go to
 `bench/results/scaling-<mode>-<time>.json`. Each measurement runs in a fresh process, so its
 peak memory is its own.
@@ -64,16 +65,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    parser.add_argument(
+        "--methods", nargs="+", choices=[m for m, _ in METHODS_MEASURED], help="default: all"
+    )
     arguments = parser.parse_args()
+    if arguments.threads:
+        torch.set_num_threads(arguments.threads)
     scale = 4 if arguments.quick else 1
-    rows = []
+    mode = "quick" if arguments.quick else "full"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    path = RESULTS / f"scaling-{mode}-{stamp}.json"
+    report = {"mode": mode, "machine": machine(), "rows": []}
+    RESULTS.mkdir(exist_ok=True)
     for method, settings in METHODS_MEASURED:
+        if arguments.methods and method not in arguments.methods:
+            continue
         points = [(s // scale, 128) for s in SIZES] + [(SIZES[0] // scale, n) for n in LENGTHS]
         for size, length in dict.fromkeys(points):
             with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as fresh:
                 job = fresh.submit(measure, method, settings, size, length, arguments.threads)
                 row = job.result()
-            rows.append(row)
+            report["rows"].append(row)
+            # written after every point, so an interrupted run keeps what it measured
+            path.write_text(json.dumps(report, indent=1))
             print(
                 f"{method:<7} {size:>5} examples  length {length:>3}  "
                 f"{row['train_seconds']:7.1f} s  "
@@ -81,14 +95,6 @@ def main() -> None:
                 f"peak {row['peak_host_mb']:6.0f} MB",
                 flush=True,
             )
-    mode = "quick" if arguments.quick else "full"
-    if arguments.threads:
-        torch.set_num_threads(arguments.threads)
-    report = {"mode": mode, "machine": machine(), "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    path = RESULTS / f"scaling-{mode}-{stamp}.json"
-    path.write_text(json.dumps(report, indent=1))
     print(f"wrote {path}")
 
 
