@@ -4,10 +4,9 @@ with the training-set size and with the sequence length, per method.
 `minilm-l6` on `20newsgroups` (long posts, so `max_length` sets the sequence length), one epoch,
 batch 16: sizes 1k, 2k and 4k examples at length 128, and lengths 64, 128 and 256 at 1k
 examples (`--quick`: a quarter of each size; `--methods` picks some of lora, full, last_n,
-frozen). Linear growth is the expectation: each row says
-how the time per example changes from the smallest setting. Results go to
-`bench/results/scaling-<mode>-<time>.json`. Each measurement runs in a fresh process, so its
-peak memory is its own.
+frozen). Linear growth is the expectation: each row says how the time per example changes from
+the smallest setting. Results go to `bench/results/scaling-<mode>-<time>.json`, rewritten after
+every point. Each measurement runs in a fresh process, so its peak memory is its own.
 """
 
 from __future__ import annotations
@@ -77,9 +76,8 @@ def main() -> None:
     path = RESULTS / f"scaling-{mode}-{stamp}.json"
     report = {"mode": mode, "machine": machine(), "rows": []}
     RESULTS.mkdir(exist_ok=True)
-    for method, settings in METHODS_MEASURED:
-        if arguments.methods and method not in arguments.methods:
-            continue
+    chosen = [(m, s) for m, s in METHODS_MEASURED if m in (arguments.methods or [m])]
+    for method, settings in chosen:
         points = [(s // scale, 128) for s in SIZES] + [(SIZES[0] // scale, n) for n in LENGTHS]
         for size, length in dict.fromkeys(points):
             with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as fresh:
