@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from tunebench.methods import METHODS
+from tunebench.training import data
 from tunebench.training.config import TrainingConfig
 from tunebench.training.data import Collator, Encoded, LengthGroupedBatches, eval_batches
 from tunebench.training.loop import RunFailed, evaluate, make_accelerator, train
 
-from tiny import tiny_classifier
+from tiny import tiny_classifier, tiny_tokenizer
 
 LABELS = ["a", "b"]
 
@@ -62,6 +63,19 @@ def test_collator_pads_right_and_masks():
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [0, 1]
+
+
+def test_tokenising_in_chunks_gives_the_ids_of_one_call(monkeypatch):
+    tokenizer = tiny_tokenizer(chat=False)
+    texts = [f"text {i} " * (i % 7) for i in range(11)]
+    pairs = [f"pair {i}" for i in range(11)]
+    whole = tokenizer(texts, pairs, truncation=True, max_length=12)
+    monkeypatch.setattr(data, "TOKENIZE_CHUNK", 4)  # 11 texts: three calls
+    chunked = data.tokenize(tokenizer, texts, 12, pairs)
+    assert chunked["input_ids"] == whole["input_ids"]
+    assert chunked["attention_mask"] == whole["attention_mask"]
+    assert max(map(len, chunked["input_ids"])) == 12  # truncation applied
+    assert data.tokenize(tokenizer, [], 12) == {"input_ids": []}
 
 
 def untimed(history: list[dict]) -> list[dict]:

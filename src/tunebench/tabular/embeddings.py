@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from tunebench.training.data import eval_batches
+from tunebench.training.data import eval_batches, tokenize
 
 Encode = Callable[[list[str]], np.ndarray]
 """texts -> (len(texts), width) float32 embeddings"""
@@ -90,7 +90,7 @@ def encode_with(
     @torch.inference_mode()
     def encode(texts: list[str]) -> np.ndarray:
         encoder.eval()
-        ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        ids = tokenize(tokenizer, texts, max_length)["input_ids"]
         out: np.ndarray | None = None
         for indices in eval_batches([len(row) for row in ids], batch_size):
             input_ids, mask = pad_right([ids[i] for i in indices], tokenizer.pad_token_id)

@@ -26,7 +26,7 @@ from tunebench.tabular.data import Problem, TabularData, TabularSplit
 from tunebench.tabular.embeddings import pad_right
 from tunebench.tabular.train import loss_of, score_outputs, training_targets
 from tunebench.training.config import TrainingConfig
-from tunebench.training.data import LengthGroupedBatches, eval_batches
+from tunebench.training.data import LengthGroupedBatches, eval_batches, tokenize
 from tunebench.training.loop import StepCallback, fit
 from tunebench.training.metering import trainable_state
 
@@ -107,10 +107,9 @@ def tokenise_table(
         texts = split.texts[column]
         present = [i for i, text in enumerate(texts) if text]
         rows: list[list[int]] = [[] for _ in texts]
-        if present:  # a fast tokenizer raises on an empty list
-            encoded = tokenizer([texts[i] for i in present], truncation=True, max_length=max_length)
-            for i, row in zip(present, encoded["input_ids"], strict=True):
-                rows[i] = row
+        encoded = tokenize(tokenizer, [texts[i] for i in present], max_length)
+        for i, row in zip(present, encoded["input_ids"], strict=True):
+            rows[i] = row
         ids.append(rows)
     targets = training_targets(data.problem, split.target, data.target_mean, data.target_std)
     return TokenisedTable(split.numeric, split.categorical, ids, targets.numpy(), split.target)

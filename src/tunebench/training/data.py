@@ -16,6 +16,10 @@ from transformers import PreTrainedTokenizerBase
 from tunebench.tasks.base import Split
 
 MEGA_BATCH_FACTOR = 50  # as in transformers' group_by_length
+TOKENIZE_CHUNK = 256
+"""Texts per tokenizer call. A fast tokenizer holds every text's whole, untruncated encoding
+until the call returns: 4,000 long 20newsgroups posts in one call raise peak host memory by
+354 MB, in calls of 256 by 44 MB (docs/benchmarks.md, Scaling)."""
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,27 @@ class Encoded:
         return [len(ids) for ids in self.input_ids]
 
 
+def tokenize(
+    tokenizer: PreTrainedTokenizerBase,
+    texts: list[str],
+    max_length: int,
+    pairs: list[str] | None = None,
+) -> dict[str, list[list[int]]]:
+    """`tokenizer(texts, pairs, truncation=True, max_length=max_length)`, unpadded, called on
+    `TOKENIZE_CHUNK` texts at a time: the same ids, with a bounded transient."""
+    out: dict[str, list[list[int]]] = {"input_ids": []}
+    for start in range(0, len(texts), TOKENIZE_CHUNK):
+        end = start + TOKENIZE_CHUNK
+        chunk_pairs = pairs[start:end] if pairs is not None else None
+        encoding = tokenizer(texts[start:end], chunk_pairs, truncation=True, max_length=max_length)
+        for key, rows in encoding.items():
+            out.setdefault(key, []).extend(rows)
+    return out
+
+
 def encode(split: Split, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Encoded:
     pairs = split.text_pairs
-    encoding = tokenizer(split.texts, pairs, truncation=True, max_length=max_length, padding=False)
+    encoding = tokenize(tokenizer, split.texts, max_length, pairs)
     token_types = encoding.get("token_type_ids") if pairs is not None else None
     return Encoded(encoding["input_ids"], token_types, list(split.labels))
 
