@@ -60,3 +60,10 @@ def test_quick_mode_leaves_out_the_slow_comparisons_unless_asked_for_by_name():
     assert all(wanted(name, quick=False, only=None) for name in names)
     assert wanted("full_vs_maxlen", quick=True, only=["full_vs_maxlen"])
     assert not wanted("lora_vs_trainer", quick=False, only=["full_vs_maxlen"])
+
+
+def test_attention_dropout_forces_the_unfused_kernel_on_the_cpu_as_benchmarks_md_says():
+    from bench.attention import kernel
+
+    assert kernel(2, 2, 16, 8, dropout=0.1) == "MATH"
+    assert kernel(2, 2, 16, 8, dropout=0.0) == "FLASH_ATTENTION"
