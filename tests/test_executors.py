@@ -134,6 +134,46 @@ def test_a_worker_that_dies_fails_its_run_and_the_others_still_run(tmp_path):
     assert {i: outcomes[i] for i in (0, 2, 3)} == dict.fromkeys((0, 2, 3), ("completed", None))
 
 
+def _sleeps_long(index: int, marks: str, threads: int) -> tuple[str, str | None]:
+    Path(marks, str(os.getpid())).touch()  # this worker is busy
+    time.sleep(120)
+    return "completed", None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_stopping_the_study_process_ends_its_workers(tmp_path):
+    study = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from test_executors import _sleeps_long\n"
+        "from tunebench.executors import ParallelExecutor, run_parallel\n"
+        "jobs = [(i, sys.argv[2]) for i in range(4)]\n"
+        "run_parallel(ParallelExecutor(workers=2, threads_per_worker=1), jobs, _sleeps_long,"
+        " lambda *done: None, lambda index: False)\n"
+    )
+    tests = str(Path(__file__).parent)
+    process = subprocess.Popen([sys.executable, "-c", study, tests, str(tmp_path)])
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(tmp_path.iterdir())) < 2:
+        time.sleep(0.2)
+    workers = [int(mark.name) for mark in tmp_path.iterdir()]
+    assert len(workers) == 2, "the workers did not start"
+    process.terminate()  # SIGTERM, as `kill` or a scheduler sends it
+    process.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers), "a worker outlived its study"
+
+
+def _alive(pid: int) -> bool:
+    """Running, not gone or a zombie that its new parent has yet to reap."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def test_a_run_out_of_memory_is_recorded_and_the_study_goes_on(tiny_assets, tmp_path, monkeypatch):
     import tunebench.study as study_module
 

@@ -4,13 +4,15 @@ processes (`parallel`), or as a Slurm job array through submitit (`slurm`).
 Every executor runs the same worker function on each run (`study.run_in_worker`); the results
 store is the only state they share, and SQLite in WAL mode lets several processes write it at
 once (each write one transaction). A worker that dies (killed, out of host memory) leaves its
-run `running`; the study records it as failed and a re-run retries it.
+run `running`; the study records it as failed and a re-run retries it. A study process that is
+stopped (SIGTERM, SIGKILL) takes its workers with it: each exits when it sees its parent gone.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -92,7 +94,12 @@ def run_parallel(
     waiting = list(range(len(jobs)))
     while waiting:
         reported = set()
-        with ProcessPoolExecutor(max_workers=executor.workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=executor.workers,
+            mp_context=context,
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = {pool.submit(worker, *jobs[i], executor.threads()): i for i in waiting}
             for future in as_completed(futures):
                 index = futures[future]
@@ -105,6 +112,18 @@ def run_parallel(
                 on_done(index, "failed", "error: the worker pool could not run any job")
             return
         waiting = [i for i in waiting if i not in reported]
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: ends this worker once the study process is gone, so that a stopped
+    study leaves no orphan training on (and holding the cores) for a run a re-run repeats anyway."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def run_slurm(
