@@ -105,8 +105,12 @@ def test_rerun_skips_completed_and_retries_interrupted(study_file, tmp_path, mon
     assert len(first_finish) == 1
 
     calls.clear()
-    summary = run_study(study, out, quiet())
+    log = quiet()  # not a terminal: a line per finished run, counting the skipped one
+    summary = run_study(study, out, log)
     assert summary.skipped == 1 and summary.completed == 2
+    lines = [line for line in log.file.getvalue().splitlines() if "] completed in " in line]
+    assert [line[:5] for line in lines] == ["[2/3]", "[3/3]"]
+    assert all("minilm-l6 · sms_spam · " in line for line in lines)
     assert set(calls) == {r.run_id for r in expand(study)} - set(first_finish)
     with ResultsStore(out / "results.sqlite") as store:
         runs = store.runs()
@@ -142,6 +146,7 @@ def test_cli_run_then_results_as_json(study_file, tmp_path):
     done = cli("run", str(study_file), "-o", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "lora" in done.stdout and "74.5K" in done.stdout
+    assert done.stdout.count("] completed in ") == 3  # piped: a line per run, no bars
     listed = cli("results", "out", "--format", "json", cwd=tmp_path)
     records = json.loads(listed.stdout)
     assert {r["method"] for r in records} == {"frozen", "lora", "last_n"}

@@ -91,7 +91,10 @@ def run_study(
                     store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
                 label = _run_label(spec)
                 console.print(f"[red]run {spec.run_id} ({label}) failed:[/red] {reason}")
-            _track(trackers, store.record(spec.run_id), console)
+            record = store.record(spec.run_id)
+            if status == "completed" and not console.is_terminal:
+                console.print(_completed_line(spec, record, summary))
+            _track(trackers, record, console)
 
         def run_batch(specs: list) -> None:
             """Run those of `specs` not completed yet, through the study's executor."""
@@ -235,6 +238,15 @@ def _start(store: ResultsStore, spec, study, provenance: dict) -> None:
 def _fail(store: ResultsStore, spec: RunSpec, reason: str):
     store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
     return "failed", reason
+
+
+def _completed_line(spec, record, summary: StudySummary) -> str:
+    """A run's line in a log: without a terminal the progress bars do not show, and a study
+    left running in the background should still say how far it is."""
+    done = summary.skipped + summary.completed + summary.failed
+    wall = record.costs.get("wall_seconds")
+    took = f" in {wall / 60:.1f} min" if wall is not None else ""
+    return f"[{done}/{summary.total}] completed{took}: {_run_label(spec)}"
 
 
 def _run_label(spec: RunSpec | TabularRunSpec) -> str:
