@@ -6,6 +6,7 @@ import torch
 
 from tunebench.methods import METHODS
 from tunebench.methods.base import transformer_layers
+from tunebench.training import prefix_cache
 from tunebench.training.config import TrainingConfig
 from tunebench.training.data import Encoded
 from tunebench.training.loop import make_accelerator, train
@@ -126,3 +127,14 @@ def test_validation_after_the_first_epoch_reads_the_cache_too(monkeypatch):
     # 24 training examples in batches of 4 (epochs 2, 3); 12 validation ones in one batch of up
     # to 64 (the validations after epochs 2 and 3)
     assert served.count("train") == 2 * 6 and served.count("validation") == 2
+
+
+def test_a_cache_too_large_to_keep_is_dropped_and_the_rule_stays(monkeypatch):
+    _, plain = _train("encoder", "last_n", cache=False, n=1)
+    monkeypatch.setattr(prefix_cache, "MAX_CACHE_BYTES", 0)
+    model, capped = _train("encoder", "last_n", cache=True, n=1)
+    assert capped.prefix_skipped_tokens == 0
+    # the prefix kept running without dropout (tiny BERT has 0.1): the same losses
+    losses = [h["loss"] for h in plain.history if "loss" in h]
+    assert [h["loss"] for h in capped.history if "loss" in h] == pytest.approx(losses, rel=1e-5)
+    assert all(type(block).forward is block.forward.__func__ for block in transformer_layers(model))

@@ -61,21 +61,27 @@ class PrefixCache:
         self.skipped_tokens = 0
         """Padded training tokens whose prefix forward pass came from the cache."""
         self.training = False
-        self._hooks = [model.register_forward_pre_hook(self._before, with_kwargs=True)]
+        self._rule = model.register_forward_pre_hook(self._before, with_kwargs=True)
         self._patched = list(layers[: self.depth]) if cache else []
+        self._recorder = None
         if self._patched:
-            self._hooks.append(self._patched[-1].register_forward_hook(self._record))
+            self._recorder = self._patched[-1].register_forward_hook(self._record)
             for block in self._patched:
                 last = block is self._patched[-1]
                 block.forward = types.MethodType(_skipping(block.forward, self, last), block)
 
     def remove(self) -> None:
-        """Undo the hooks and patches (once; later calls do nothing) and free the cache."""
-        for hook in self._hooks:
-            hook.remove()
+        """Undo the rule, the hooks and the patches (once; later calls do nothing)."""
+        self._rule.remove()
+        self._drop_cache()
+
+    def _drop_cache(self) -> None:
+        """Undo the cache's hook and patches and free its states; the rule stays."""
+        if self._recorder is not None:
+            self._recorder.remove()
         for block in self._patched:
             del block.forward  # back to the class's own forward
-        self._hooks, self._patched = [], []
+        self._recorder, self._patched = None, []
         self.states.clear()
 
     def _before(self, module: nn.Module, args: tuple, kwargs: dict):
@@ -98,7 +104,7 @@ class PrefixCache:
             return
         hidden = output[0] if self.returns_tuple else output
         if hidden.element_size() * hidden.shape[-1] * self.train_tokens > MAX_CACHE_BYTES:
-            self.remove()  # too large to keep: the rule alone applies
+            self._drop_cache()  # too large to keep: the rule alone applies
             return
         for row, length in enumerate(self.mask.sum(dim=1).tolist()):
             self.states[self.batch[row]] = hidden[row, :length].detach().clone()
