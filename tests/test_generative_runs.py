@@ -20,6 +20,7 @@ from tunebench.generative.sft import generate, generation_scores, normalise
 from tunebench.methods import METHODS
 from tunebench.store import ResultsStore
 from tunebench.study import run_study
+from tunebench.training import prefix_cache
 from tunebench.training.config import TrainingConfig
 
 from tiny import tiny_bert, tiny_causal_lm, tiny_tokenizer
@@ -134,6 +135,22 @@ def test_fine_tuning_lowers_perplexity_and_forgetting_is_recorded(folder, tmp_pa
     assert "rouge1" not in full.metrics["test"]  # generate: false
     assert frozen.metrics["forgetting"]["rise"] == pytest.approx(0.0, abs=1e-9)
     assert full.metrics["forgetting"]["loss_after"] != full.metrics["forgetting"]["loss_before"]
+
+
+def test_last_n_reads_its_frozen_blocks_from_the_cache_with_the_same_results(
+    folder, tmp_path, monkeypatch
+):
+    tasks, last_n = _tasks(folder, generate=False)[:1], [{"name": "last_n", "n": 1}]
+    (cached,) = _run(folder, tmp_path / "cached", last_n, tasks, epochs=3, learning_rate=3e-3)
+    monkeypatch.setattr(prefix_cache, "MAX_CACHE_BYTES", 0)  # too large to keep: no cache
+    (plain,) = _run(folder, tmp_path / "plain", last_n, tasks, epochs=3, learning_rate=3e-3)
+    assert cached.costs["frozen_prefix_blocks"] == plain.costs["frozen_prefix_blocks"] == 1
+    assert plain.costs["prefix_skipped_tokens"] == 0 < cached.costs["prefix_skipped_tokens"]
+    losses = [h["loss"] for h in plain.history if "loss" in h]
+    assert [h["loss"] for h in cached.history if "loss" in h] == pytest.approx(losses, rel=1e-5)
+    for split in ("validation", "test"):
+        expected = plain.metrics[split]["perplexity"]
+        assert cached.metrics[split]["perplexity"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_an_encoder_backbone_fails_generative_runs_clearly(folder, tmp_path):

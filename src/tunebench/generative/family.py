@@ -42,6 +42,10 @@ class FamilyRun:
     wrap: Callable[[nn.Module], nn.Module] = field(default=lambda model: model)
     """What the loop trains around the method-applied model (DPO adds its loss)."""
     examples_in: Callable[[dict], int] = _rows
+    prefix_tokens: int | None = None
+    """Set by a family whose training and validation batches carry `example_index` keys: the
+    runner then installs the frozen-prefix rule and cache (prefix_cache.py) for this many
+    tokens. None: batches carry no keys, the whole model runs every time."""
 
 
 def train_loader(
@@ -69,15 +73,18 @@ def score(
     pad_token_id: int,
     accelerator: Accelerator,
     max_rows: int,
+    index_base: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(log-probability of each continuation, its token count), in the order of `sequences`."""
+    """(log-probability of each continuation, its token count), in the order of `sequences`.
+    With `index_base`, batches carry their rows' prefix-cache keys (row + `index_base`)."""
     model.eval()
     logprobs = np.zeros(len(sequences), dtype=np.float64)
     counts = np.zeros(len(sequences), dtype=np.int64)
     for rows in token_budget_batches(sequences.lengths(), EVAL_TOKENS_PER_BATCH, max_rows):
-        batch = {
-            k: v.to(accelerator.device) for k, v in collate(sequences, rows, pad_token_id).items()
-        }
+        batch = collate(sequences, rows, pad_token_id)
+        if index_base is not None:
+            batch["example_index"] = torch.tensor(rows) + index_base
+        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
         with accelerator.autocast():
             logprob, count = continuation_logprobs(model, batch)
         logprobs[rows] = logprob.double().cpu().numpy()

@@ -132,10 +132,12 @@ def continuation_logprobs(
     """(sum of log-probabilities of each row's labelled tokens, their count), one per row.
 
     peft's prompt tuning prepends its virtual tokens to the logits: only the last
-    `input_ids.shape[1]` positions belong to the input.
+    `input_ids.shape[1]` positions belong to the input. A batch's `example_index` (prefix-cache
+    keys) goes to the model with it.
     """
     input_ids, labels = batch["input_ids"], batch["labels"]
-    logits = model(input_ids=input_ids, attention_mask=batch["attention_mask"]).logits
+    keys = {"example_index": batch["example_index"]} if "example_index" in batch else {}
+    logits = model(input_ids=input_ids, attention_mask=batch["attention_mask"], **keys).logits
     logits = logits[:, -input_ids.shape[1] : -1]  # position t predicts token t + 1
     targets = labels[:, 1:]
     counted = targets != IGNORE

@@ -28,7 +28,12 @@ from tunebench.generative.family import (
     score,
     train_loader,
 )
-from tunebench.generative.sequences import Renderer, resolve_format, token_budget_batches
+from tunebench.generative.sequences import (
+    Renderer,
+    collate,
+    resolve_format,
+    token_budget_batches,
+)
 from tunebench.tasks.generation import GenerationData, GenerationSplit
 
 ROUGE = ("rouge1", "rouge2", "rougeL")
@@ -46,10 +51,16 @@ def prepare(
         return renderer.encode(split.prompts, split.responses, config.max_length)
 
     train, validation, test = encode(data.train), encode(data.validation), encode(data.test)
-    batches, loader = train_loader(train, config, spec.seed, pad)
+
+    def keyed(rows: list[int]) -> dict:
+        """A training batch with its prefix-cache keys (validation's come after them)."""
+        return {**collate(train, rows, pad), "example_index": torch.tensor(rows)}
+
+    batches, loader = train_loader(train, config, spec.seed, pad, keyed)
 
     def validate(model: nn.Module) -> dict:
-        return perplexity(*score(model, validation, pad, accelerator, config.eval_batch_size))
+        rows = config.eval_batch_size
+        return perplexity(*score(model, validation, pad, accelerator, rows, len(train)))
 
     def evaluate(model: nn.Module) -> dict:
         logprobs, counts = score(model, test, pad, accelerator, config.eval_batch_size)
@@ -71,7 +82,8 @@ def prepare(
         metrics["examples"] = examples
         return metrics
 
-    return FamilyRun(batches, loader, validate, evaluate)
+    cached_tokens = sum(train.lengths()) + sum(validation.lengths())
+    return FamilyRun(batches, loader, validate, evaluate, prefix_tokens=cached_tokens)
 
 
 @torch.inference_mode()
