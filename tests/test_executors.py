@@ -135,34 +135,42 @@ def test_a_worker_that_dies_fails_its_run_and_the_others_still_run(tmp_path):
 
 
 def _sleeps_long(index: int, marks: str, threads: int) -> tuple[str, str | None]:
-    Path(marks, str(os.getpid())).touch()  # this worker is busy
+    Path(marks, f"{index}-{os.getpid()}").touch()  # this run started, in this worker
     time.sleep(120)
     return "completed", None
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_stopping_the_study_process_ends_its_workers(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; kill, a scheduler
+def test_stopping_the_study_process_ends_its_workers_and_starts_no_queued_run(tmp_path, stop):
     study = (
-        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import signal, sys; sys.path.insert(0, sys.argv[1])\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # even if CI ignores it\n"
         "from test_executors import _sleeps_long\n"
         "from tunebench.executors import ParallelExecutor, run_parallel\n"
-        "jobs = [(i, sys.argv[2]) for i in range(4)]\n"
+        "jobs = [(i, sys.argv[2]) for i in range(6)]\n"
         "run_parallel(ParallelExecutor(workers=2, threads_per_worker=1), jobs, _sleeps_long,"
         " lambda *done: None, lambda index: False)\n"
     )
     tests = str(Path(__file__).parent)
-    process = subprocess.Popen([sys.executable, "-c", study, tests, str(tmp_path)])
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(tmp_path.iterdir())) < 2:
-        time.sleep(0.2)
-    workers = [int(mark.name) for mark in tmp_path.iterdir()]
-    assert len(workers) == 2, "the workers did not start"
-    process.terminate()  # SIGTERM, as `kill` or a scheduler sends it
-    process.wait()
+    process = subprocess.Popen(
+        [sys.executable, "-c", study, tests, str(tmp_path)], stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(tmp_path.iterdir())) < 2:
+            time.sleep(0.2)
+        workers = [int(mark.name.split("-")[1]) for mark in tmp_path.iterdir()]
+        assert len(workers) == 2, "the workers did not start"
+        process.send_signal(stop)
+        process.wait(timeout=60)  # not after the queued runs' 120 s sleeps
+    finally:
+        process.kill()  # a failed check leaves nothing running
     deadline = time.time() + 30
     while time.time() < deadline and any(_alive(pid) for pid in workers):
         time.sleep(0.2)
     assert not any(_alive(pid) for pid in workers), "a worker outlived its study"
+    assert len(list(tmp_path.iterdir())) == 2, "a queued run started after the stop"
 
 
 def _alive(pid: int) -> bool:

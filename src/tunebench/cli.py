@@ -216,6 +216,9 @@ def main() -> None:
     except UserError as error:
         errors.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        errors.print("interrupted: completed runs are kept; the same command resumes the rest")
+        sys.exit(130)
 
 
 if __name__ == "__main__":

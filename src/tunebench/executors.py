@@ -5,13 +5,15 @@ Every executor runs the same worker function on each run (`study.run_in_worker`)
 store is the only state they share, and SQLite in WAL mode lets several processes write it at
 once (each write one transaction). A worker that dies (killed, out of host memory) leaves its
 run `running`; the study records it as failed and a re-run retries it. A study process that is
-stopped (SIGTERM, SIGKILL) takes its workers with it: each exits when it sees its parent gone.
+stopped takes its workers with it: Ctrl-C cancels the queued runs and ends the running ones, and
+after SIGTERM or SIGKILL each worker exits when it sees its parent gone.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -101,12 +103,16 @@ def run_parallel(
             initargs=(os.getpid(),),
         ) as pool:
             futures = {pool.submit(worker, *jobs[i], executor.threads()): i for i in waiting}
-            for future in as_completed(futures):
-                index = futures[future]
-                if isinstance(future.exception(), BrokenProcessPool) and not started(index):
-                    continue  # never ran: it goes to the next pool
-                on_done(index, *_outcome(future.result))
-                reported.add(index)
+            try:
+                for future in as_completed(futures):
+                    index = futures[future]
+                    if isinstance(future.exception(), BrokenProcessPool) and not started(index):
+                        continue  # never ran: it goes to the next pool
+                    on_done(index, *_outcome(future.result))
+                    reported.add(index)
+            except BaseException:  # Ctrl-C: stop now, not after every queued run
+                _stop_now(pool)
+                raise
         if not reported:  # the pool broke before any job could run: do not loop forever
             for index in waiting:
                 on_done(index, "failed", "error: the worker pool could not run any job")
@@ -114,9 +120,20 @@ def run_parallel(
         waiting = [i for i in waiting if i not in reported]
 
 
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued runs and end the running ones (they stay `running`; a re-run retries
+    them). Python 3.14 has `pool.terminate_workers()`; before it, the pool's process table."""
+    processes = list((pool._processes or {}).values())  # noqa: SLF001 - shutdown clears it
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+
+
 def _exit_with_parent(parent: int) -> None:
     """Worker initializer: ends this worker once the study process is gone, so that a stopped
-    study leaves no orphan training on (and holding the cores) for a run a re-run repeats anyway."""
+    study leaves no orphan training on (and holding the cores) for a run a re-run repeats anyway.
+    Ctrl-C is the study process's to handle: a worker ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
