@@ -18,15 +18,19 @@ from tunebench.backbones import load_causal_lm
 from tunebench.config import RunSpec
 from tunebench.errors import UserError
 from tunebench.generative import choice, dpo, sft
-from tunebench.generative.family import FamilyRun
 from tunebench.generative.forgetting import general_loss, general_sequences
 from tunebench.methods import METHODS
-from tunebench.methods.base import transformer_layers
 from tunebench.runner import RunOutcome, run_costs, validation_seconds
 from tunebench.tasks import load_task
 from tunebench.training import metering
-from tunebench.training.loop import RunFailed, StepCallback, TrainOutcome, fit, make_accelerator
-from tunebench.training.prefix_cache import PrefixCache
+from tunebench.training.loop import (
+    RunFailed,
+    StepCallback,
+    TrainOutcome,
+    fit,
+    make_accelerator,
+    with_frozen_prefix,
+)
 
 FAMILIES = {"generation": sft.prepare, "multiple_choice": choice.prepare, "preference": dpo.prepare}
 
@@ -56,31 +60,29 @@ def execute_generative(
         except UserError as error:
             raise RunFailed("unsupported", str(error)) from error
         model = family.wrap(model).to(accelerator.device)
-        prefix = _frozen_prefix(model, family, cache=spec.method.name != "frozen")
-        try:
-            if spec.method.name == "frozen":
-                outcome = _zero_shot(family.validate(model))
-            else:
-                if not metering.trainable_state(model):
-                    reason = f"method {spec.method.name} left nothing to train"
-                    raise RunFailed("unsupported", reason)
-                outcome = fit(
-                    model,
-                    family.batches,
-                    family.loader,
-                    family.validate,
-                    spec.training,
-                    spec.training.learning_rate,
-                    accelerator,
-                    on_step,
-                    examples_in=family.examples_in,
-                )
-        finally:
-            if prefix is not None:
-                prefix.remove()
-        if prefix is not None:
-            outcome.frozen_prefix_blocks = prefix.depth
-            outcome.prefix_skipped_tokens = prefix.skipped_tokens
+        frozen = spec.method.name == "frozen"
+        if not frozen and not metering.trainable_state(model):
+            raise RunFailed("unsupported", f"method {spec.method.name} left nothing to train")
+
+        def run() -> TrainOutcome:
+            if frozen:
+                return _zero_shot(family.validate(model))
+            return fit(
+                model,
+                family.batches,
+                family.loader,
+                family.validate,
+                spec.training,
+                spec.training.learning_rate,
+                accelerator,
+                on_step,
+                examples_in=family.examples_in,
+            )
+
+        if family.prefix_tokens is None:  # the family's batches carry no cache keys
+            outcome = run()
+        else:  # a zero-shot run validates once: nothing to cache
+            outcome = with_frozen_prefix(model, family.prefix_tokens, not frozen, run)
         model = accelerator.unwrap_model(model)
         eval_started = time.perf_counter()
         test_metrics = family.test(model)
@@ -111,14 +113,6 @@ def execute_generative(
         final_state,
     )
     return RunOutcome(metrics, costs, outcome.history, data.data_sha256)
-
-
-def _frozen_prefix(model: torch.nn.Module, family: FamilyRun, cache: bool) -> PrefixCache | None:
-    """The frozen-prefix rule and, with `cache`, the cache, for a family whose batches carry
-    their keys (the test split, scored once, runs the whole model)."""
-    if family.prefix_tokens is None:
-        return None
-    return PrefixCache(model, transformer_layers(model), family.prefix_tokens, cache)
 
 
 def _zero_shot(validation: dict) -> TrainOutcome:

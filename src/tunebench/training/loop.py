@@ -119,9 +119,7 @@ def train(
     )
     collate = Collator(train_data, pad_token_id, index_base=0)
     loader = DataLoader(range(len(train_data)), batch_sampler=batches, collate_fn=collate)
-    layers = transformer_layers(model)
     tokens = sum(train_data.lengths()) + sum(validation_data.lengths())
-    prefix = PrefixCache(model, layers, tokens, cache_prefix)
 
     def validate(model: nn.Module) -> dict:
         # validation examples are cache keys after the training ones
@@ -129,8 +127,23 @@ def train(
             model, validation_data, label_names, config, pad_token_id, accelerator, len(train_data)
         )
 
+    return with_frozen_prefix(
+        model,
+        tokens,
+        cache_prefix,
+        lambda: fit(model, batches, loader, validate, config, lr, accelerator, on_step),
+    )
+
+
+def with_frozen_prefix(
+    model: nn.Module, tokens: int, cache: bool, run: Callable[[], TrainOutcome]
+) -> TrainOutcome:
+    """`run()` with the frozen-prefix rule (and, with `cache`, the cache for `tokens` tokens)
+    installed on `model`, its batches carrying `example_index` keys; the outcome records the
+    prefix's depth and the tokens it skipped."""
+    prefix = PrefixCache(model, transformer_layers(model), tokens, cache)
     try:
-        outcome = fit(model, batches, loader, validate, config, lr, accelerator, on_step)
+        outcome = run()
     finally:
         prefix.remove()
     outcome.frozen_prefix_blocks = prefix.depth
