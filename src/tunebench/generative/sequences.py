@@ -137,7 +137,10 @@ def continuation_logprobs(
     """
     input_ids, labels = batch["input_ids"], batch["labels"]
     keys = {"example_index": batch["example_index"]} if "example_index" in batch else {}
-    logits = model(input_ids=input_ids, attention_mask=batch["attention_mask"], **keys).logits
+    # one pass, no step-by-step decoding: no key/value cache to build (checkpointed blocks
+    # would warn that they cannot build one)
+    mask = batch["attention_mask"]
+    logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False, **keys).logits
     logits = logits[:, -input_ids.shape[1] : -1]  # position t predicts token t + 1
     targets = labels[:, 1:]
     counted = targets != IGNORE
