@@ -2,11 +2,13 @@
 loads and expands to runs, and an example is named after its file, so that its results land in
 `runs/<file name>` as the docs say."""
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tunebench.config import load_study
+from tunebench.config import expand, load_study
+from tunebench.tabular.grid import TabularStudyConfig, expand_tabular
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted([*ROOT.glob("examples/*.yaml"), *ROOT.glob("docs/data/*.yaml")])
@@ -22,3 +24,18 @@ def test_a_shipped_study_file_loads(path: Path):
     assert study.name
     if path.parent.name == "examples":
         assert study.name == path.stem
+
+
+RECORDED = sorted(ROOT.glob("docs/data/*.json"))
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda path: path.name)
+def test_recorded_runs_keep_their_ids(path: Path):
+    """A new setting must not change the id of a run recorded before it existed, or every
+    existing store would run its studies again (training/config.py ADDED_LATER)."""
+    recorded = json.loads(path.read_text())
+    (name,) = {run["study"] for run in recorded}
+    studies = [load_study(p) for p in SHIPPED]
+    (study,) = [s for s in studies if s.name == name]
+    specs = expand_tabular(study) if isinstance(study, TabularStudyConfig) else expand(study)
+    assert {run["run_id"] for run in recorded} <= {spec.run_id for spec in specs}

@@ -153,6 +153,19 @@ def test_last_n_reads_its_frozen_blocks_from_the_cache_with_the_same_results(
         assert cached.metrics[split]["perplexity"] == pytest.approx(expected, rel=1e-5)
 
 
+def test_gradient_checkpointing_trains_the_same_and_prefix_tuning_refuses_it(folder, tmp_path):
+    tasks, on = _tasks(folder, generate=False)[:1], {"gradient_checkpointing": True}
+    (plain,) = _run(folder, tmp_path / "plain", ["lora"], tasks)
+    runs = _run(folder, tmp_path / "on", ["lora", "prefix"], tasks, **on)
+    lora, prefix = sorted(runs, key=lambda run: run.method != "lora")
+    assert prefix.status == "failed" and "does not work with prefix tuning" in prefix.reason
+    assert lora.status == "completed" and lora.config["training"]["gradient_checkpointing"]
+    losses = [h["loss"] for h in plain.history if "loss" in h]
+    assert [h["loss"] for h in lora.history if "loss" in h] == pytest.approx(losses, rel=1e-5)
+    expected = plain.metrics["test"]["perplexity"]
+    assert lora.metrics["test"]["perplexity"] == pytest.approx(expected, rel=1e-5)
+
+
 def test_an_encoder_backbone_fails_generative_runs_clearly(folder, tmp_path):
     study = {
         "name": "enc",

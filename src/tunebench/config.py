@@ -23,7 +23,7 @@ from tunebench.sweeps import Point, SweepConfig, example_points, fixed_points, s
 from tunebench.tabular.models import DOWNSTREAM_MODELS
 from tunebench.tasks.config import TASK_CONFIGS, AnyTaskConfig
 from tunebench.tracking import TrackerName
-from tunebench.training.config import TrainingConfig
+from tunebench.training.config import TrainingConfig, identity
 
 if TYPE_CHECKING:
     from tunebench.tabular.grid import TabularStudyConfig
@@ -113,7 +113,7 @@ class RunSpec(BaseModel):
 
     @property
     def run_id(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        canonical = json.dumps(identity(self.model_dump(mode="json")), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -23,7 +23,7 @@ from tunebench.heads import SequenceClassifier
 from tunebench.methods import METHODS
 from tunebench.methods.base import transformer_layers
 from tunebench.tasks import load_task
-from tunebench.training import metering
+from tunebench.training import checkpointing, metering
 from tunebench.training.config import TrainingConfig
 from tunebench.training.data import encode
 from tunebench.training.loop import (
@@ -63,6 +63,7 @@ def execute(
         )
         method = METHODS[spec.method.name]
         try:
+            checkpointing.enable_if_asked(backbone.model, spec.training, method.name)
             model = method.apply(classifier, spec.method, backbone.path)
         except UserError as error:
             raise RunFailed("unsupported", str(error)) from error

@@ -22,7 +22,7 @@ from tunebench.generative.forgetting import general_loss, general_sequences
 from tunebench.methods import METHODS
 from tunebench.runner import RunOutcome, run_costs, validation_seconds
 from tunebench.tasks import load_task
-from tunebench.training import metering
+from tunebench.training import checkpointing, metering
 from tunebench.training.loop import (
     RunFailed,
     StepCallback,
@@ -56,6 +56,7 @@ def execute_generative(
         set_seed(spec.seed)  # the method's random initialisation
         family = FAMILIES[spec.task.family](data, backbone, spec, accelerator)
         try:
+            checkpointing.enable_if_asked(model, spec.training, spec.method.name)
             model = METHODS[spec.method.name].apply(model, spec.method, backbone.path)
         except UserError as error:
             raise RunFailed("unsupported", str(error)) from error

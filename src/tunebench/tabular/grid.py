@@ -31,7 +31,7 @@ from tunebench.tabular.builtin import BUILTIN_TABULAR_TASKS
 from tunebench.tabular.config import TabularTaskConfig
 from tunebench.tabular.models import AnyDownstreamConfig, GBDTConfig
 from tunebench.tabular.train import DownstreamTrainingConfig
-from tunebench.training.config import TrainingConfig
+from tunebench.training.config import TrainingConfig, identity
 
 Pipeline = Literal["frozen", "one_step", "two_step", "tabular_only", "tfidf"]
 LANGUAGE_MODEL_PIPELINES = ("frozen", "one_step", "two_step")
@@ -143,15 +143,14 @@ class TabularRunSpec(BaseModel):
 
     @property
     def run_id(self) -> str:
-        return _digest(self.model_dump(mode="json"))
+        return _digest(identity(self.model_dump(mode="json")))
 
     @property
     def step1_id(self) -> str:
         """two_step: what step 1 depends on (not the downstream model), so that every downstream
         model of a study trained on the same backbone, task, method and seed shares it."""
-        return _digest(
-            self.model_dump(mode="json", include={"backbone", "task", "method", "seed", "training"})
-        )
+        step1 = {"backbone", "task", "method", "seed", "training"}
+        return _digest(identity(self.model_dump(mode="json", include=step1)))
 
     @property
     def label(self) -> str:

@@ -35,7 +35,7 @@ from tunebench.tabular.models import DOWNSTREAM_MODELS, FTTransformerWithText
 from tunebench.tabular.models.ft_transformer import make_parameter_groups
 from tunebench.tabular.models.gbdt import tfidf_features
 from tunebench.tabular.train import Features
-from tunebench.training import metering
+from tunebench.training import checkpointing, metering
 from tunebench.training.loop import RunFailed, StepCallback, make_accelerator
 
 Pipeline = Callable[[TabularRunSpec, TabularData, Path, StepCallback | None], PipelineOutcome]
@@ -185,6 +185,7 @@ def _encoder(spec: TabularRunSpec) -> tuple[Backbone, nn.Module, str, Accelerato
     set_seed(spec.seed)
     encoder = TextEncoder(backbone.model, pooling)
     try:
+        checkpointing.enable_if_asked(backbone.model, spec.training, spec.method.name)
         encoder = METHODS[spec.method.name].apply(encoder, spec.method, backbone.path)
     except UserError as error:
         raise RunFailed("unsupported", str(error)) from error

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
@@ -37,3 +37,22 @@ class TrainingConfig(BaseModel):
     pooling: Literal["auto", "cls", "mean", "last"] = "auto"
     """auto = the backbone's own: its sentence-transformers config, else CLS; decoders: last."""
     log_every: PositiveInt = 10
+    gradient_checkpointing: bool = False
+    """Recompute each block's activations in the backward pass instead of keeping them: far
+    less memory for ~1/3 more compute, the same gradients (training/checkpointing.py)."""
+
+
+ADDED_LATER = {"gradient_checkpointing": False}
+"""Settings added after stores held runs, with the value that means "as before". A run's id
+leaves such a setting out at that value, so the runs recorded before it existed keep their ids
+(tests/test_config.py checks the ids of the runs in docs/data)."""
+
+
+def identity(spec: dict[str, Any]) -> dict[str, Any]:
+    """A run spec's JSON dump as its id hashes it: `training` without the ADDED_LATER settings
+    that keep their old value."""
+    training = spec.get("training")
+    if not training:
+        return spec
+    kept = {k: v for k, v in training.items() if k not in ADDED_LATER or ADDED_LATER[k] != v}
+    return {**spec, "training": kept}

@@ -1,0 +1,72 @@
+"""Gradient checkpointing: the same gradients from recomputed activations, a clear error where
+it cannot work, and run ids that stay as they were when it is off."""
+
+import pytest
+import torch
+
+from tunebench.config import expand, load_study
+from tunebench.errors import UserError
+from tunebench.methods import METHODS
+from tunebench.training.checkpointing import enable_if_asked
+from tunebench.training.config import TrainingConfig
+
+from tiny import tiny_classifier, toy_batch
+
+ON = TrainingConfig(gradient_checkpointing=True)
+
+
+def gradients(kind: str, method: str, checkpointed: bool) -> tuple[dict, int]:
+    """Trainable gradients of one training step, and how often block 0's forward started."""
+    torch.manual_seed(0)
+    classifier = tiny_classifier(kind)
+    enable_if_asked(
+        classifier.backbone, TrainingConfig(gradient_checkpointing=checkpointed), method
+    )
+    model = METHODS[method].apply(classifier, METHODS[method].config(), "")
+    model.train()
+    calls = []
+    block = (
+        classifier.backbone.layers[0] if kind == "decoder" else classifier.backbone.encoder.layer[0]
+    )
+    block.register_forward_pre_hook(lambda *_: calls.append(1))
+    torch.manual_seed(1)  # the same dropout masks in both runs
+    model(**toy_batch()).loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+    return grads, len(calls)
+
+
+@pytest.mark.parametrize(
+    ("kind", "method"), [("decoder", "lora"), ("encoder", "full"), ("encoder", "adapter")]
+)
+def test_checkpointing_recomputes_blocks_and_gives_the_same_gradients(kind, method):
+    plain, plain_calls = gradients(kind, method, checkpointed=False)
+    checkpointed, checkpointed_calls = gradients(kind, method, checkpointed=True)
+    assert (plain_calls, checkpointed_calls) == (1, 2)  # forward, then again in backward
+    assert plain.keys() == checkpointed.keys() and plain
+    in_block_0 = [g for n, g in plain.items() if ".0." in n]  # LoRA's A gets 0 at B = 0
+    assert in_block_0 and sum(g.abs().sum() for g in in_block_0) > 0  # gradients reach block 0
+    for name, grad in plain.items():
+        torch.testing.assert_close(checkpointed[name], grad, rtol=1e-5, atol=1e-7)
+
+
+def test_prefix_tuning_refuses_checkpointing():
+    with pytest.raises(UserError, match="gradient_checkpointing does not work with prefix"):
+        enable_if_asked(tiny_classifier("decoder").backbone, ON, "prefix")
+
+
+STUDY = """
+name: ids
+backbones: [minilm-l6]
+tasks: [sms_spam]
+methods: [lora]
+variants: [{}, {gradient_checkpointing: true}]
+"""
+
+
+def test_checkpointing_is_part_of_a_run_id_only_when_on(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY)
+    default, on = (run.run_id for run in expand(load_study(path)))
+    path.write_text(STUDY.replace("{}", "{gradient_checkpointing: false}"))
+    off, on_again = (run.run_id for run in expand(load_study(path)))
+    assert default == off and on == on_again and on != default
