@@ -15,7 +15,10 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -89,6 +92,12 @@ def machine() -> dict:
         "torch_threads": torch.get_num_threads(),
         "matmul_peak_flops": machine_peak_flops(torch.device("cpu")),
     }
+
+
+def in_fresh_process(function: Callable[..., dict], *args) -> dict:
+    """`function(*args)` in a new spawned process, so that its peak memory is its own."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as fresh:
+        return fresh.submit(function, *args).result()
 
 
 def wanted(name: str, quick: bool, only: list[str] | None) -> bool:

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
-from multiprocessing import get_context
 
 import torch
 
-from bench.__main__ import RESULTS, machine
+from bench.__main__ import RESULTS, in_fresh_process, machine
 from tunebench.config import RunSpec
 from tunebench.methods import METHODS
 from tunebench.runner import execute
@@ -80,9 +78,7 @@ def main() -> None:
     for method, settings in chosen:
         points = [(s // scale, 128) for s in SIZES] + [(SIZES[0] // scale, n) for n in LENGTHS]
         for size, length in dict.fromkeys(points):
-            with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as fresh:
-                job = fresh.submit(measure, method, settings, size, length, arguments.threads)
-                row = job.result()
+            row = in_fresh_process(measure, method, settings, size, length, arguments.threads)
             report["rows"].append(row)
             # written after every point, so an interrupted run keeps what it measured
             path.write_text(json.dumps(report, indent=1))
