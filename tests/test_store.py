@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tunebench.errors import UserError
+from tunebench.results import method_labels
 from tunebench.store import ResultsStore, RunRecord
 
 METRICS = {"test": {"accuracy": 0.1 + 0.2, "loss": 1 / 3}, "validation": {"accuracy": 0.5}}
@@ -184,3 +185,16 @@ def test_a_killed_writer_loses_nothing_it_recorded(tmp_path: Path) -> None:
         completed = store.completed_ids()
         assert set(reported) <= completed
         assert all(r.history and r.metrics == METRICS for r in store.runs("completed"))
+
+
+NEW_TRAINING = {"epochs": 2, "gradient_checkpointing": False}
+
+
+def test_a_run_recorded_before_a_setting_existed_reads_as_its_default(tmp_path: Path) -> None:
+    """Tables compare recorded settings: an old run must not differ from a new one by a key it
+    lacks (training/config.py ADDED_LATER)."""
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        for run_id, training in [("old", {"epochs": 2}), ("new", dict(NEW_TRAINING))]:
+            store.start(run_id, "demo", "bert-tiny", "sst2", "lora", 0, {"training": training}, {})
+        assert store.record("old").config["training"] == NEW_TRAINING
+        assert method_labels(store.runs()) == {"old": "lora", "new": "lora"}

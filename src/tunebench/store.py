@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tunebench.errors import UserError
+from tunebench.training.config import with_added_defaults
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
@@ -273,7 +274,7 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         task=task,
         method=method,
         seed=seed,
-        config=config,
+        config=with_added_defaults(config),
         metrics=metrics,
         costs=costs,
         provenance=provenance,

@@ -56,3 +56,12 @@ def identity(spec: dict[str, Any]) -> dict[str, Any]:
         return spec
     kept = {k: v for k, v in training.items() if k not in ADDED_LATER or ADDED_LATER[k] != v}
     return {**spec, "training": kept}
+
+
+def with_added_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A recorded run's config with the ADDED_LATER settings it predates at their old values
+    (it ran as they say), so that tables do not tell it apart from newer runs by a missing key."""
+    training = config.get("training")
+    if not isinstance(training, dict):
+        return config
+    return {**config, "training": {**ADDED_LATER, **training}}
