@@ -45,7 +45,7 @@ class TrainingConfig(BaseModel):
 ADDED_LATER = {"gradient_checkpointing": False}
 """Settings added after stores held runs, with the value that means "as before". A run's id
 leaves such a setting out at that value, so the runs recorded before it existed keep their ids
-(tests/test_config.py checks the ids of the runs in docs/data)."""
+(tests/test_examples.py checks the ids of the runs in docs/data)."""
 
 
 def identity(spec: dict[str, Any]) -> dict[str, Any]:
