@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tunebench.config import expand, load_study
+from tunebench.sweeps import example_points
 from tunebench.tabular.grid import TabularStudyConfig, expand_tabular
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +28,15 @@ def test_a_shipped_study_file_loads(path: Path):
 
 
 RECORDED = sorted(ROOT.glob("docs/data/*.json"))
+SNAPSHOT = json.loads((ROOT / "tests" / "data" / "shipped_run_ids.json").read_text())
+
+
+@pytest.mark.parametrize("path", sorted(SNAPSHOT), ids=str)
+def test_shipped_studies_keep_their_run_ids(path: str):
+    """Every shipped study expands to the run ids it had when the snapshot was taken (before the
+    one-schema refactor), so a store made with it resumes without re-running anything. A study
+    file edited on purpose gets its new ids written into tests/data/shipped_run_ids.json."""
+    assert set(_run_ids(load_study(ROOT / path))) == set(SNAPSHOT[path])
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda path: path.name)
@@ -37,5 +47,11 @@ def test_recorded_runs_keep_their_ids(path: Path):
     (name,) = {run["study"] for run in recorded}
     studies = [load_study(p) for p in SHIPPED]
     (study,) = [s for s in studies if s.name == name]
-    specs = expand_tabular(study) if isinstance(study, TabularStudyConfig) else expand(study)
-    assert {run["run_id"] for run in recorded} <= {spec.run_id for spec in specs}
+    assert {run["run_id"] for run in recorded} <= set(_run_ids(study))
+
+
+def _run_ids(study) -> list[str]:
+    if isinstance(study, TabularStudyConfig):
+        return [spec.run_id for spec in expand_tabular(study)]
+    tpe = study.sweep is not None and study.sweep.strategy == "tpe"
+    return [spec.run_id for spec in expand(study, example_points(study.sweep) if tpe else None)]
