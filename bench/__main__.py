@@ -25,11 +25,11 @@ import torch
 
 from bench.baselines import BaselineResult, maxlen_baseline, trainer_baseline
 from bench.tabular import compare_frozen_pipeline
-from tunebench.config import RunSpec
+from tunebench.families.classification import ClassificationTask as TaskConfig
 from tunebench.methods import METHODS
 from tunebench.provenance import collect_provenance
-from tunebench.runner import execute
-from tunebench.tasks.config import TaskConfig
+from tunebench.study.run_path import execute
+from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
 from tunebench.training.metering import machine_peak_flops
 

@@ -20,9 +20,9 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from bench.__main__ import RESULTS, machine
-from tunebench.backbones import model_path
-from tunebench.tasks import load_task
-from tunebench.tasks.config import TaskConfig
+from tunebench.families.classification import ClassificationTask as TaskConfig
+from tunebench.families.registry import load_task
+from tunebench.models.backbones import model_path
 
 LENGTHS = (64, 128, 256)
 BATCH = 16

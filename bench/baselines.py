@@ -21,11 +21,11 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, get_scheduler
 from transformers import set_seed as hf_set_seed
 
-from tunebench.backbones import load_backbone
-from tunebench.config import RunSpec
-from tunebench.heads import SequenceClassifier
+from tunebench.families.registry import load_task
 from tunebench.methods import METHODS
-from tunebench.tasks import load_task
+from tunebench.models.backbones import load_backbone
+from tunebench.models.heads import SequenceClassifier
+from tunebench.study.spec import RunSpec
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 import torch
 
 from bench.__main__ import RESULTS, in_fresh_process, machine
-from tunebench.config import RunSpec
-from tunebench.generative.runner import execute_generative
+from tunebench.families.generation import GenerationTask as GenerationTaskConfig
 from tunebench.methods import METHODS
-from tunebench.tasks.config import GenerationTaskConfig
+from tunebench.study.run_path import execute
+from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
 
 METHODS_MEASURED = (("full", {}), ("lora", {"r": 8, "alpha": 16}))
@@ -47,7 +47,7 @@ def measure(method: str, settings: dict, checkpointing: bool, arguments: dict) -
             gradient_checkpointing=checkpointing,
         ),
     )
-    outcome = execute_generative(spec)
+    outcome = execute(spec)
     costs = outcome.costs
     return {
         "method": method,

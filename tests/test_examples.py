@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tunebench.config import expand, load_study
-from tunebench.sweeps import example_points
-from tunebench.tabular.grid import TabularStudyConfig, expand_tabular
+from tunebench.study.expand import expand
+from tunebench.study.load import first_points, load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted([*ROOT.glob("examples/*.yaml"), *ROOT.glob("docs/data/*.yaml")])
@@ -51,7 +50,4 @@ def test_recorded_runs_keep_their_ids(path: Path):
 
 
 def _run_ids(study) -> list[str]:
-    if isinstance(study, TabularStudyConfig):
-        return [spec.run_id for spec in expand_tabular(study)]
-    tpe = study.sweep is not None and study.sweep.strategy == "tpe"
-    return [spec.run_id for spec in expand(study, example_points(study.sweep) if tpe else None)]
+    return [spec.run_id for spec in expand(study, first_points(study))]

@@ -14,11 +14,11 @@ import torch
 import yaml
 from rich.console import Console
 
-from tunebench.config import expand, load_study
-from tunebench.executors import ParallelExecutor, run_parallel
 from tunebench.store import ResultsStore
-from tunebench.study import _runs, run_study
-from tunebench.sweeps import example_points
+from tunebench.study.executors import ParallelExecutor, run_parallel
+from tunebench.study.expand import expand
+from tunebench.study.load import first_points, load_study
+from tunebench.study.runner import run_study
 
 
 def _study(tiny_assets: Path, folder: Path, methods: list, **extra) -> Path:
@@ -58,8 +58,7 @@ def test_every_example_study_and_its_runs_survive_the_trip_to_a_worker(example):
     study = load_study(example)
     again = type(study).model_validate(study.model_dump(mode="json"))
     assert again == study
-    tpe = getattr(study, "sweep", None) and study.sweep.strategy == "tpe"
-    specs = expand(study, example_points(study.sweep)) if tpe else _runs(study)
+    specs = expand(study, first_points(study))
     for spec in specs:
         assert type(spec).model_validate(spec.model_dump(mode="json")).run_id == spec.run_id
 
@@ -147,7 +146,7 @@ def test_stopping_the_study_process_ends_its_workers_and_starts_no_queued_run(tm
         "import signal, sys; sys.path.insert(0, sys.argv[1])\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)  # even if CI ignores it\n"
         "from test_executors import _sleeps_long\n"
-        "from tunebench.executors import ParallelExecutor, run_parallel\n"
+        "from tunebench.study.executors import ParallelExecutor, run_parallel\n"
         "jobs = [(i, sys.argv[2]) for i in range(6)]\n"
         "run_parallel(ParallelExecutor(workers=2, threads_per_worker=1), jobs, _sleeps_long,"
         " lambda *done: None, lambda index: False)\n"
@@ -183,7 +182,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_run_out_of_memory_is_recorded_and_the_study_goes_on(tiny_assets, tmp_path, monkeypatch):
-    import tunebench.study as study_module
+    import tunebench.study.run_path as study_module
 
     real_execute = study_module.execute
 
@@ -203,8 +202,8 @@ def test_a_run_out_of_memory_is_recorded_and_the_study_goes_on(tiny_assets, tmp_
 
 
 def test_executor_entries_and_command_line_overrides(tiny_assets, tmp_path):
-    from tunebench.config import override_executor
     from tunebench.errors import UserError
+    from tunebench.study.schema import override_executor
 
     study = load_study(_study(tiny_assets, tmp_path, RANKS, executor="parallel"))
     assert study.executor == ParallelExecutor(workers=2)

@@ -4,9 +4,9 @@ import pytest
 import yaml
 from rich.console import Console
 
-from tunebench.config import load_study
 from tunebench.store import ResultsStore
-from tunebench.study import run_study
+from tunebench.study.load import load_study
+from tunebench.study.runner import run_study
 
 pytestmark = pytest.mark.real
 

@@ -12,14 +12,14 @@ import yaml
 from accelerate import Accelerator
 from rich.console import Console
 
-from tunebench.config import load_study
 from tunebench.errors import UserError
-from tunebench.generative.dpo import dpo_loss
-from tunebench.generative.sequences import Renderer
-from tunebench.generative.sft import generate, generation_scores, normalise
+from tunebench.families.causal_lm.sequences import Renderer
+from tunebench.families.generation.run import generate, generation_scores, normalise
+from tunebench.families.preference.run import dpo_loss
 from tunebench.methods import METHODS
 from tunebench.store import ResultsStore
-from tunebench.study import run_study
+from tunebench.study.load import load_study
+from tunebench.study.runner import run_study
 from tunebench.training import prefix_cache
 from tunebench.training.config import TrainingConfig
 
@@ -158,7 +158,7 @@ def test_gradient_checkpointing_trains_the_same_and_prefix_tuning_refuses_it(fol
     (plain,) = _run(folder, tmp_path / "plain", ["lora"], tasks)
     runs = _run(folder, tmp_path / "on", ["lora", "prefix"], tasks, **on)
     lora, prefix = sorted(runs, key=lambda run: run.method != "lora")
-    assert prefix.status == "failed" and "does not work with prefix tuning" in prefix.reason
+    assert prefix.status == "failed" and "does not work with method prefix" in prefix.reason
     assert lora.status == "completed" and lora.config["training"]["gradient_checkpointing"]
     losses = [h["loss"] for h in plain.history if "loss" in h]
     assert [h["loss"] for h in lora.history if "loss" in h] == pytest.approx(losses, rel=1e-5)
@@ -210,5 +210,5 @@ def test_selection_metric_must_be_one_the_family_reports(folder, tmp_path):
         "training": {"selection_metric": "accuracy"},
     }
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(study))
-    with pytest.raises(UserError, match="generation tasks report perplexity, loss"):
+    with pytest.raises(UserError, match="generation task .g. reports perplexity, loss"):
         load_study(tmp_path / "s.yaml")

@@ -8,9 +8,8 @@ import pytest
 import torch
 from accelerate import Accelerator
 
-from tunebench.generative.choice import choice_accuracy, option_sequences
-from tunebench.generative.family import score
-from tunebench.generative.sequences import (
+from tunebench.families.causal_lm.scoring import score
+from tunebench.families.causal_lm.sequences import (
     IGNORE,
     Renderer,
     collate,
@@ -18,8 +17,9 @@ from tunebench.generative.sequences import (
     resolve_format,
     token_budget_batches,
 )
+from tunebench.families.multiple_choice.data import ChoiceSplit
+from tunebench.families.multiple_choice.run import choice_accuracy, option_sequences
 from tunebench.methods import METHODS
-from tunebench.tasks.multiple_choice import ChoiceSplit
 
 from tiny import tiny_causal_lm, tiny_tokenizer
 
@@ -86,7 +86,7 @@ def test_token_budget_batches_bound_the_padded_size():
 
 def test_option_scores_match_a_hand_computed_log_likelihood():
     tokenizer, model = tiny_tokenizer(), tiny_causal_lm()
-    split = ChoiceSplit(["Q: sky?\nA:"], [[" blue", " a green one"]], [0])
+    split = ChoiceSplit(["Q: sky?\nA:"], [[" blue", " a green one"]], [0], [0])
     renderer = Renderer(tokenizer, "cloze")
     sequences = option_sequences(split, renderer, 64)
     logprobs, counts = score(model, sequences, tokenizer.pad_token_id, CPU, 8)
@@ -104,12 +104,17 @@ def test_option_scores_match_a_hand_computed_log_likelihood():
 
 
 def test_choice_accuracy_raw_and_length_normalised():
-    split = ChoiceSplit(["q1", "q2"], [[" a", " bbbbbbbbb"], [" x", " y"]], [1, 0])
+    split = ChoiceSplit(["q1", "q2"], [[" a", " bbbbbbbbb"], [" x", " y"]], [1, 0], [7, 9])
     # q1: the long right option has the lower sum but the higher per-character score
     logprobs = np.array([-3.0, -5.0, -1.0, -2.0])
     metrics = choice_accuracy(logprobs, split)
     assert (metrics["accuracy"], metrics["accuracy_norm"]) == (0.5, 1.0)
-    assert metrics["examples"] == {"prediction": [0, 0], "prediction_norm": [1, 0], "label": [1, 0]}
+    assert metrics["examples"] == {
+        "prediction": [0, 0],
+        "prediction_norm": [1, 0],
+        "label": [1, 0],
+        "row": [7, 9],  # the questions' ids in the source data
+    }
 
 
 @pytest.mark.parametrize("name", ["prompt", "prefix", "lora", "ia3"])

@@ -11,8 +11,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from tunebench.errors import UserError
-from tunebench.tasks import AnyTaskConfig, load_task
-from tunebench.tasks.multiple_choice import parse_lettered
+from tunebench.families.multiple_choice.data import parse_lettered
+from tunebench.families.registry import AnyTaskConfig, load_task
 
 TASK = TypeAdapter(AnyTaskConfig)
 

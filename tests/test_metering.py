@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from tunebench.methods.base import transformer_layers
+from tunebench.models.blocks import transformer_layers
 from tunebench.training import metering
 
 from tiny import tiny_classifier, toy_batch

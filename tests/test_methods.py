@@ -5,7 +5,7 @@ import torch
 
 from tunebench.errors import UserError
 from tunebench.methods import METHODS
-from tunebench.methods.base import trainable_parameter_count
+from tunebench.models.blocks import trainable_parameter_count
 
 from tiny import tiny_classifier, toy_batch
 
@@ -82,10 +82,11 @@ def test_loss_falls_and_frozen_weights_stay(kind, name):
             assert torch.equal(p, frozen[n]), f"{n} changed although it is frozen"
 
 
-def test_bitfit_on_llama_is_a_clear_error():
-    model = tiny_classifier("decoder")
-    with pytest.raises(UserError, match="no bias parameters"):
-        METHODS["bitfit"].apply(model, METHODS["bitfit"].config(), "")
+def test_bitfit_declares_it_trains_nothing_on_a_backbone_without_biases():
+    """The capability the run path checks before applying the method (RunContext)."""
+    reason = METHODS["bitfit"].trains_nothing_on(tiny_classifier("decoder").backbone)
+    assert reason is not None and "no bias parameters" in reason
+    assert METHODS["bitfit"].trains_nothing_on(tiny_classifier("encoder").backbone) is None
 
 
 def test_last_n_larger_than_the_model_is_a_clear_error():

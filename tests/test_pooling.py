@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from tunebench.backbones import _default_pooling, load_backbone
-from tunebench.heads import pool
+from tunebench.models.backbones import _default_pooling, load_backbone
+from tunebench.models.heads import pool
 
 
 def states() -> tuple[torch.Tensor, torch.Tensor]:

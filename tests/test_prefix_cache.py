@@ -4,15 +4,14 @@ after the first epoch, are skipped — with the same results as without the cach
 import pytest
 import torch
 
+from tunebench.families.classification.run import Encoded, fit_encoded
 from tunebench.methods import METHODS
-from tunebench.methods.base import transformer_layers
+from tunebench.models.blocks import transformer_layers
 from tunebench.training import prefix_cache
 from tunebench.training.config import TrainingConfig
-from tunebench.training.data import Encoded
-from tunebench.training.loop import make_accelerator, train
 from tunebench.training.prefix_cache import PrefixCache, first_trainable_block
 
-from tiny import tiny_classifier
+from tiny import tiny_classifier, tiny_context
 
 
 def _data(count: int, seed: int) -> Encoded:
@@ -54,18 +53,8 @@ def _train(kind: str, method: str, cache: bool, **settings):
     torch.manual_seed(0)
     model = _model(kind, method, **settings)
     config = TrainingConfig(epochs=3, batch_size=4, learning_rate=1e-3, log_every=1)
-    outcome = train(
-        model,
-        _data(24, 1),
-        _data(12, 2),
-        ["a", "b"],
-        config,
-        1e-3,
-        0,
-        0,
-        make_accelerator(config),
-        cache_prefix=cache,
-    )
+    context = tiny_context(config, method)
+    outcome = fit_encoded(context, model, _data(24, 1), _data(12, 2), ["a", "b"], 0, cache)
     return model, outcome
 
 

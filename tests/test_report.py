@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunebench.report import write_report
 from tunebench.report.plots import pareto_front
 from tunebench.report.table import build_table
+from tunebench.report.write import write_report
 from tunebench.store import ResultsStore
 
 HOSTILE = '<script>alert("x")</script> & 100% $_{}'

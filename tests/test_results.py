@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tunebench.exports import records_to_dicts, write_csv, write_json
-from tunebench.results import comparison_table, method_labels, summary_rows
+from tunebench.errors import UserError
+from tunebench.families.labels import method_labels
+from tunebench.report.exports import records_to_dicts, write_csv, write_json
+from tunebench.report.markdown import render_markdown
+from tunebench.report.table import build_table, build_tables
+from tunebench.report.terminal import render_terminal
 from tunebench.store import RunRecord
 
 
@@ -24,6 +28,7 @@ def _record(
     train_seconds: float = 10.0,
     status: str = "completed",
     task: str = "sst2",
+    family: str | None = None,
 ) -> RunRecord:
     completed = status == "completed"
     return RunRecord(
@@ -35,7 +40,11 @@ def _record(
         task=task,
         method=method["name"],
         seed=seed,
-        config={"method": method, "training": {"lr": 1e-4}},
+        config={
+            "method": method,
+            "training": {"lr": 1e-4},
+            **({"task": {"name": task, "family": family}} if family else {}),
+        },
         metrics={
             "test": {
                 "accuracy": accuracy,
@@ -65,16 +74,35 @@ FULL = {"name": "full"}
 LORA8 = {"name": "lora", "r": 8, "alpha": 16, "dropout": 0.1}
 LORA16 = {"name": "lora", "r": 16, "alpha": 16, "dropout": 0.1}
 
-RECORDS = [
-    *(_record(f"full-{s}", FULL, s, acc, 0.30, 20.0) for s, acc in enumerate((0.90, 0.92, 0.94))),
-    *(_record(f"lora8-{s}", LORA8, s, acc, 0.20, 8.0) for s, acc in enumerate((0.95, 0.97))),
-    _record("lora16-0", LORA16, 0, 0.91, 0.25, 9.0),
-    _record("lora16-1", LORA16, 1, 0.0, 9.9, 1.0, status="failed"),
-]
+
+def _records(family: str | None = None) -> list[RunRecord]:
+    return [
+        *(
+            _record(f"full-{s}", FULL, s, acc, 0.30, 20.0, family=family)
+            for s, acc in enumerate((0.90, 0.92, 0.94))
+        ),
+        *(
+            _record(f"lora8-{s}", LORA8, s, acc, 0.20, 8.0, family=family)
+            for s, acc in enumerate((0.95, 0.97))
+        ),
+        _record("lora16-0", LORA16, 0, 0.91, 0.25, 9.0, family=family),
+        _record("lora16-1", LORA16, 1, 0.0, 9.9, 1.0, status="failed", family=family),
+    ]
 
 
-def _rows_by_method(metric: str = "accuracy") -> dict[str, dict[str, Any]]:
-    return {row["method"]: row for row in summary_rows(RECORDS, metric)}
+RECORDS = _records()
+GENERATIVE = _records("generation")  # the same numbers, on a family whose `loss` goes down
+
+
+def _rows_by_method(metric: str = "accuracy", records=RECORDS) -> dict[str, Any]:
+    return {row.keys[1]: row for row in build_table(records, metric).rows}
+
+
+def _rendered(records: list[RunRecord], metric: str | None = None):
+    table = render_terminal(build_table(records, metric))
+    console = Console(file=io.StringIO(), width=200)
+    console.print(table)
+    return table, console.file.getvalue()
 
 
 def test_json_has_the_documented_keys() -> None:
@@ -115,40 +143,39 @@ def test_method_labels_distinguish_configs_of_one_method() -> None:
 
 def test_mean_and_std_over_three_seeds() -> None:
     full = _rows_by_method()["full"]
-    stats = full["tasks"]["sst2"]
-    assert stats["mean"] == pytest.approx(0.92)
-    assert stats["std"] == pytest.approx(0.02)  # sample std of .90, .92, .94
-    assert stats["n"] == full["n"] == 3
-    assert full["train_seconds"] == pytest.approx(20.0)
-    assert full["peak_host_mb"] == 802.0  # the largest peak
-    assert full["trainable_params"] == 74_500
+    cell = full.cells["sst2"]
+    assert cell.mean == pytest.approx(0.92)
+    assert cell.std == pytest.approx(0.02)  # sample std of .90, .92, .94
+    assert cell.n == full.n == 3
+    assert full.costs["train_seconds"].mean == pytest.approx(20.0)
+    assert full.costs["peak_host_mb"].mean == 802.0  # the largest peak
+    assert full.costs["trainable_params"].mean == 74_500
+    assert full.costs["trainable_params"].share == pytest.approx(74_500 / 4_400_000)
 
 
 def test_failed_runs_are_left_out_of_means_and_counted() -> None:
     lora16 = _rows_by_method()["lora r=16"]
-    assert lora16["tasks"]["sst2"] == {"mean": 0.91, "std": None, "n": 1, "best": False}
-    assert lora16["train_seconds"] == 9.0  # not pulled down by the failed 1.0 s run
-    console = Console(file=io.StringIO(), width=200)
-    console.print(comparison_table(RECORDS))
-    assert "1 run failed: see --format json" in console.file.getvalue()
+    cell = lora16.cells["sst2"]
+    assert (cell.mean, cell.std, cell.n) == (0.91, None, 1)
+    assert lora16.costs["train_seconds"].mean == 9.0  # not pulled down by the failed 1.0 s run
+    assert "1 run(s) failed: see runs.json" in _rendered(RECORDS)[1]
 
 
 def test_best_is_highest_accuracy_and_lowest_loss_and_time() -> None:
     by_accuracy = _rows_by_method("accuracy")
-    assert [m for m, row in by_accuracy.items() if row["tasks"]["sst2"]["best"]] == ["lora r=8"]
-    assert [m for m, row in by_accuracy.items() if row["best_train_seconds"]] == ["lora r=8"]
-    by_loss = _rows_by_method("loss")
-    assert [m for m, row in by_loss.items() if row["tasks"]["sst2"]["best"]] == ["lora r=8"]
-    by_loss_mean = {m: row["tasks"]["sst2"]["mean"] for m, row in by_loss.items()}
+    assert [m for m, row in by_accuracy.items() if row.cells["sst2"].rank == 1] == ["lora r=8"]
+    assert [m for m, row in by_accuracy.items() if row.costs["train_seconds"].rank == 1] == [
+        "lora r=8"
+    ]
+    by_loss = _rows_by_method("loss", GENERATIVE)
+    assert [m for m, row in by_loss.items() if row.cells["sst2"].rank == 1] == ["lora r=8"]
+    by_loss_mean = {m: row.cells["sst2"].mean for m, row in by_loss.items()}
     assert by_loss_mean == pytest.approx({"full": 0.30, "lora r=8": 0.20, "lora r=16": 0.25})
 
 
-def test_rendered_table_shows_formatted_cells_and_bold_best() -> None:
-    table = comparison_table(RECORDS)
-    console = Console(file=io.StringIO(), width=200)
-    console.print(table)
-    text = console.file.getvalue()
-    for cell in ("sst2 accuracy ↑", "train s", "peak RAM MB", "trainable", "92.00 ± 2.00"):
+def test_rendered_table_shows_formatted_cells_best_bold_and_second_underlined() -> None:
+    table, text = _rendered(RECORDS)
+    for cell in ("sst2 accuracy ↑", "train time ↓", "peak RAM MB ↓", "92.00 ± 2.00"):
         assert cell in text
     assert "96.00 ± 1.41" in text  # lora r=8 over two seeds
     assert "74.5K (1.69%)" in text
@@ -157,28 +184,41 @@ def test_rendered_table_shows_formatted_cells_and_bold_best() -> None:
         "Backbone",
         "Method",
         "sst2 accuracy ↑",
-        "train s",
-        "peak RAM MB",
-        "trainable",
+        "train time ↓",
+        "peak RAM MB ↓",
+        "trainable params ↓",
         "n",
     ]
     methods = [str(cell) for cell in table.columns[1].cells]
     assert methods == ["full", "lora r=8", "lora r=16"]
     accuracy_styles = [cell.style for cell in table.columns[2].cells]
-    assert accuracy_styles == ["", "bold", ""]
+    assert accuracy_styles == ["underline", "bold", ""]
     assert [str(cell) for cell in table.columns[2].cells][2] == "91.00"  # one seed: no ± std
-    assert [cell.style for cell in table.columns[3].cells] == ["", "bold", ""]
+    assert [cell.style for cell in table.columns[3].cells] == ["", "bold", "underline"]
+
+
+def test_the_terminal_and_markdown_tables_show_the_same_numbers() -> None:
+    table = build_table(RECORDS)
+    markdown = render_markdown(table)
+    _, text = _rendered(RECORDS)
+    for cell in ("92.00 ± 2.00", "96.00 ± 1.41", "91.00", "74.5K (1.69%)", "20.0 s", "802"):
+        assert cell in markdown and cell in text
 
 
 def test_loss_is_shown_as_a_plain_number() -> None:
-    table = comparison_table(RECORDS, metric="loss")
+    table, _ = _rendered(GENERATIVE, metric="loss")
     cells = [str(cell) for cell in table.columns[2].cells]
     assert cells == ["0.3000 ± 0.0000", "0.2000 ± 0.0000", "0.2500"]
 
 
+def test_a_metric_no_run_reports_is_a_clear_error() -> None:
+    with pytest.raises(UserError, match="no run of this study reports 'rouge1'"):
+        build_tables(RECORDS, "rouge1")
+
+
 def test_one_column_per_task_and_a_dash_where_a_method_has_no_runs() -> None:
     records = [*RECORDS, _record("full-mnli", FULL, 0, 0.80, task="mnli")]
-    table = comparison_table(records)
+    table, _ = _rendered(records)
     assert [column.header for column in table.columns][2:4] == [
         "sst2 accuracy ↑",
         "mnli accuracy ↑",

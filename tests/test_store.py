@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tunebench.errors import UserError
-from tunebench.results import method_labels
+from tunebench.families.labels import method_labels
 from tunebench.store import ResultsStore, RunRecord
 
 METRICS = {"test": {"accuracy": 0.1 + 0.2, "loss": 1 / 3}, "validation": {"accuracy": 0.5}}

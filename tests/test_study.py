@@ -8,10 +8,11 @@ import sys
 import pytest
 from rich.console import Console
 
-from tunebench import runner
-from tunebench.config import expand, load_study
 from tunebench.store import ResultsStore
-from tunebench.study import run_study
+from tunebench.study import run_path as runner
+from tunebench.study.expand import expand
+from tunebench.study.load import load_study
+from tunebench.study.runner import run_study
 
 pytestmark = pytest.mark.real
 
@@ -97,7 +98,7 @@ def test_rerun_skips_completed_and_retries_interrupted(study_file, tmp_path, mon
             raise Stopped  # as if the process were stopped mid-run
         return real_execute(spec, *args, **kwargs)
 
-    monkeypatch.setattr("tunebench.study.execute", interrupted_on_second)
+    monkeypatch.setattr("tunebench.study.run_path.execute", interrupted_on_second)
     with pytest.raises(Stopped):
         run_study(study, out, quiet())
     with ResultsStore(out / "results.sqlite") as store:
@@ -126,7 +127,7 @@ def test_a_failing_run_is_recorded_and_the_study_goes_on(study_file, tmp_path, m
             raise RuntimeError("simulated crash")
         return real_execute(spec, *args, **kwargs)
 
-    monkeypatch.setattr("tunebench.study.execute", broken_lora)
+    monkeypatch.setattr("tunebench.study.run_path.execute", broken_lora)
     out = tmp_path / "out"
     summary = run_study(load_study(study_file), out, quiet())
     assert (summary.completed, summary.failed) == (2, 1)

@@ -8,15 +8,15 @@ import pytest
 import yaml
 from rich.console import Console
 
-import tunebench.study as study_module
-from tunebench.config import load_study
+import tunebench.study.run_path as study_module
 from tunebench.errors import UserError
-from tunebench.report import write_report
 from tunebench.report.sweep_plots import varied_settings
-from tunebench.runner import RunOutcome
+from tunebench.report.write import write_report
 from tunebench.store import ResultsStore
-from tunebench.study import run_study
-from tunebench.sweeps import Range, SweepConfig, fixed_points
+from tunebench.study.load import load_study
+from tunebench.study.run_path import RunOutcome
+from tunebench.study.runner import run_study
+from tunebench.study.sweeps import Range, SweepConfig, fixed_points
 
 
 def _study(tiny_assets: Path, folder: Path, sweep: dict, methods=None, seeds=(0,)) -> Path:
@@ -116,7 +116,7 @@ def _fake_execute(executed: list):
         executed.append(spec.method.r)
         accuracy = 1 - (math.log2(spec.method.r) - 3) ** 2 / 40
         metrics = {"validation": {"accuracy": accuracy}, "test": {"accuracy": accuracy}}
-        return RunOutcome(metrics, {"train_seconds": 1.0}, [], "sha")
+        return RunOutcome(metrics, {"train_seconds": 1.0}, [])
 
     return execute
 

@@ -12,13 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from tunebench.errors import UserError
-from tunebench.tabular import (
-    BUILTIN_TABULAR_TASKS,
-    TabularData,
-    TabularTaskConfig,
-    distinct_texts,
-    load_tabular_task,
-)
+from tunebench.families.tabular.config import TabularTaskConfig
+from tunebench.families.tabular.data import TabularData, distinct_texts
+from tunebench.families.tabular.load import load_tabular_task
+from tunebench.families.tabular.tasks import BUILTIN_TABULAR_TASKS
 
 FEATURES = {"numeric": ["x", "z"], "categorical": ["colour"], "text": ["note"]}
 
@@ -92,7 +89,7 @@ def test_builtin_config_takes_no_roles_or_path():
         TabularTaskConfig(name="adult", target="age")
     with pytest.raises(ValidationError, match="built in and takes no path"):
         TabularTaskConfig(name="adult", path="x.csv")
-    with pytest.raises(ValidationError, match="unknown tabular task 'nope'.*adult"):
+    with pytest.raises(ValidationError, match="unknown task 'nope'.*tabular.*adult"):
         TabularTaskConfig(name="nope")
 
 

@@ -10,11 +10,12 @@ import pytest
 from rich.console import Console
 from test_cli import cli
 
-from tunebench.config import load_study
 from tunebench.errors import UserError
+from tunebench.report.markdown import render_markdown
+from tunebench.report.table import build_table
 from tunebench.store import ResultsStore
-from tunebench.study import run_study
-from tunebench.tabular.table import write_tabular_markdown
+from tunebench.study.load import load_study
+from tunebench.study.runner import run_study
 
 
 def write_tickets(path, n: int = 120) -> None:
@@ -71,7 +72,7 @@ def test_file_task_study_runs_and_tfidf_sees_the_text(tmp_path):
     without_text = runs[("tabular_only", "gbdt")].metrics["test"]["rmse"]
     assert runs[("tfidf", "gbdt")].metrics["test"]["rmse"] < 0.6 * without_text
     markdown = io.StringIO()
-    write_tabular_markdown(list(runs.values()), markdown)
+    markdown.write(render_markdown(build_table(list(runs.values()))))
     assert "| — | gbdt | tfidf |" in markdown.getvalue()
     assert "tickets mse ↓" in markdown.getvalue()
 

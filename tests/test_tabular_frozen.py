@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from transformers import BertTokenizerFast
 
-from tunebench.backbones import Backbone
-from tunebench.heads import TextEncoder
-from tunebench.tabular.data import TabularData, TabularSplit, distinct_texts
-from tunebench.tabular.frozen import embed_table, train_and_test
-from tunebench.tabular.models import FTTransformerConfig, GBDTConfig, MLPConfig
-from tunebench.tabular.train import DownstreamTrainingConfig
+from tunebench.families.tabular.config import DownstreamTrainingConfig
+from tunebench.families.tabular.data import TabularData, TabularSplit, distinct_texts
+from tunebench.families.tabular.frozen import embed_table, train_and_test
+from tunebench.families.tabular.models import FTTransformerConfig, GBDTConfig, MLPConfig
+from tunebench.models.backbones import Backbone
+from tunebench.models.heads import TextEncoder
 
 from tiny import tiny_bert
 
@@ -24,7 +24,7 @@ def split(n: int, seed: int) -> TabularSplit:
     positive = np.array([("good" in r or "great" in r) for r in reviews], dtype=np.float32)
     target = (numeric[:, 0] + 2 * positive).astype(np.float32)
     categorical = np.full((n, 1), 2, dtype=np.int64)
-    return TabularSplit(numeric, categorical, {"review": reviews}, target)
+    return TabularSplit(numeric, categorical, {"review": reviews}, target, list(range(len(target))))
 
 
 def encoder(backbone: Backbone, pooling: str) -> TextEncoder:
@@ -102,4 +102,4 @@ def test_downstream_models_train_on_frozen_embeddings(setup, downstream):
     # Measured: R² 0.93-0.99 with the embeddings, 0.34-0.48 with the review zeroed out, so this
     # fails unless the model reads the text through its frozen embedding.
     assert test["r2"] > 0.8
-    assert outcome.costs["train_seconds"] > 0 and outcome.costs["peak_host_mb"] > 0
+    assert outcome.costs["train_seconds"] > 0

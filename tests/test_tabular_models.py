@@ -9,8 +9,8 @@ import torch
 from pydantic import TypeAdapter, ValidationError
 from rtdl_revisiting_models import FTTransformer
 
-from tunebench.tabular.models import DOWNSTREAM_MODELS, AnyDownstreamConfig
-from tunebench.tabular.models.ft_transformer import (
+from tunebench.families.tabular.models import DOWNSTREAM_MODELS, AnyDownstreamConfig
+from tunebench.families.tabular.models.ft_transformer import (
     ATTENTION_N_HEADS,
     FFN_D_HIDDEN_MULTIPLIER,
     FTTransformerConfig,
@@ -18,8 +18,8 @@ from tunebench.tabular.models.ft_transformer import (
     make_optimizer,
     make_parameter_groups,
 )
-from tunebench.tabular.models.gbdt import GBDTConfig, fit_gbdt, predict, tfidf_features
-from tunebench.tabular.models.mlp import MLPConfig, MLPWithText
+from tunebench.families.tabular.models.gbdt import GBDTConfig, fit_gbdt, predict, tfidf_features
+from tunebench.families.tabular.models.mlp import MLPConfig, MLPWithText
 
 TINY_FT = FTTransformerConfig(n_blocks=1, d_block=16)
 TINY_MLP = MLPConfig(n_blocks=1, d_block=16)
@@ -190,7 +190,7 @@ def test_registry_lists_and_builds_by_name():
         model = entry.build(config, n_num=1, cat_cardinalities=[3], text_dims=[4], d_out=2)
         assert model(*batch(1, [3], [4])).shape == (6, 2)
     gbdt = adapter.validate_python({"name": "gbdt", "seed": 3})
-    assert isinstance(gbdt, GBDTConfig) and DOWNSTREAM_MODELS["gbdt"].build is None
+    assert isinstance(gbdt, GBDTConfig) and DOWNSTREAM_MODELS["gbdt"].module_class is None
 
 
 # ---- trees ------------------------------------------------------------------------------

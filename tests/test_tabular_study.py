@@ -10,14 +10,18 @@ import pytest
 import torch
 from rich.console import Console
 
-from tunebench.config import load_study
 from tunebench.errors import UserError
+from tunebench.families.tabular.cells import pipeline_label
+from tunebench.families.tabular.data import distinct_texts
+from tunebench.families.tabular.load import load_tabular_task
 from tunebench.methods import METHODS
+from tunebench.report.markdown import render_markdown
+from tunebench.report.table import build_table
+from tunebench.report.text import format_seconds
 from tunebench.store import ResultsStore
-from tunebench.study import run_study
-from tunebench.tabular import distinct_texts, load_tabular_task
-from tunebench.tabular.grid import expand_tabular, pipeline_label
-from tunebench.tabular.table import format_seconds, write_tabular_markdown
+from tunebench.study.expand import expand
+from tunebench.study.load import load_study
+from tunebench.study.runner import run_study
 
 STUDY = """
 name: tabular-real
@@ -153,7 +157,7 @@ def test_rerunning_the_study_skips_every_run(finished):
 def test_markdown_table_has_one_row_per_cell_and_two_step_times(finished):
     _, out, _ = finished
     stream = io.StringIO()
-    write_tabular_markdown(records(out), stream)
+    stream.write(render_markdown(build_table(records(out))))
     lines = stream.getvalue().splitlines()
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     assert header[:3] == ["LM", "Downstream", "Pipeline"]
@@ -182,8 +186,8 @@ methods: [lora]
 
 
 def test_the_base_config_is_valid(tmp_path):
-    runs = expand_tabular(load_study(write(tmp_path, BASE)))
-    assert [(r.pipeline, r.downstream.name) for r in runs] == [
+    runs = expand(load_study(write(tmp_path, BASE)))
+    assert [(r.options["pipeline"], r.options["downstream"]["name"]) for r in runs] == [
         ("frozen", "mlp"),
         ("one_step", "mlp"),
         ("frozen", "gbdt"),
@@ -248,12 +252,16 @@ def test_tabular_config_mistakes_name_the_problem(tmp_path, edits, message):
 
 def test_frozen_study_needs_no_method_and_adult_takes_tabular_only(tmp_path):
     frozen = BASE.replace("[frozen, one_step]", "[frozen]").replace("methods: [lora]\n", "")
-    assert {r.pipeline for r in expand_tabular(load_study(write(tmp_path, frozen)))} == {"frozen"}
+    assert {r.options["pipeline"] for r in expand(load_study(write(tmp_path, frozen)))} == {
+        "frozen"
+    }
     adult = BASE.replace("[clothing_reviews_rating]", "[adult]").replace(
         "[frozen, one_step]", "[tabular_only]"
     )
-    runs = expand_tabular(load_study(write(tmp_path, adult)))
-    assert [(r.pipeline, r.backbone, r.method) for r in runs] == [("tabular_only", None, None)] * 2
+    runs = expand(load_study(write(tmp_path, adult)))
+    assert [(r.options["pipeline"], r.backbone, r.method) for r in runs] == [
+        ("tabular_only", None, None)
+    ] * 2
 
 
 # --- 9. a study as its own grid plus more grids -----------------------------------------------
@@ -270,8 +278,10 @@ grids:
 
 
 def test_grids_add_their_cells_to_the_studys_own(tmp_path):
-    runs = expand_tabular(load_study(write(tmp_path, GRIDS)))
-    cells = [(r.backbone, r.downstream.name, r.pipeline, r.seed) for r in runs]
+    runs = expand(load_study(write(tmp_path, GRIDS)))
+    cells = [
+        (r.backbone, r.options["downstream"]["name"], r.options["pipeline"], r.seed) for r in runs
+    ]
     own = [
         ("minilm-l6", "mlp", "frozen"),
         ("minilm-l6", "mlp", "one_step"),
@@ -284,7 +294,7 @@ def test_grids_add_their_cells_to_the_studys_own(tmp_path):
     ]
     # the third grid's cells are all in the study's own grid already: they run once
     assert cells == [(*cell, seed) for cell in own + more for seed in (0, 1)]
-    assert {r.method.name for r in runs if r.pipeline != "frozen"} == {"lora"}
+    assert {r.method.name for r in runs if r.options["pipeline"] != "frozen"} == {"lora"}
     assert len({r.run_id for r in runs}) == len(runs)
 
 

@@ -2,8 +2,9 @@
 
 from typing import Any
 
+from tunebench.families.tabular.layout import row_keys
+from tunebench.report.table import build_table
 from tunebench.store import RunRecord
-from tunebench.tabular.table import row_labels, table_rows
 
 LORA = {"name": "lora", "r": 64, "alpha": 128}
 
@@ -29,6 +30,7 @@ def record(
         method=method["name"],
         seed=seed,
         config={
+            "task": {"name": task, "path": "t.csv", "target": "y", "problem": "regression"},
             "pipeline": pipeline,
             "method": method,
             "training": {"epochs": 2, "selection_metric": "rmse", **(training or {})},
@@ -51,13 +53,16 @@ def test_runs_differing_only_in_training_get_their_own_rows():
         record("b0", "one_step", training={"epochs": 6}, mse=0.7),
         record("f0", "frozen", mse=1.1),
     ]
-    labels = row_labels(runs)
+    labels = {run_id: keys[1:] for run_id, keys in row_keys(runs).items()}
     assert labels["a0"] == labels["a1"] == ("mlp", "one_step (lora r=64 alpha=128) epochs=2")
     assert labels["b0"] == ("mlp", "one_step (lora r=64 alpha=128) epochs=6")
     assert labels["f0"] == ("mlp", "frozen")  # nothing differs among frozen runs
-    rows = {row["pipeline"]: row for row in table_rows(runs)}
-    assert rows["one_step (lora r=64 alpha=128) epochs=2"]["tasks"]["rating"]["n"] == 2
-    assert rows["one_step (lora r=64 alpha=128) epochs=6"]["tasks"]["rating"]["best"]
+    table = build_table(runs)
+    assert table.key_headers == ["LM", "Downstream", "Pipeline"] and table.timed
+    rows = {row.keys[2]: row for row in table.rows}
+    assert rows["one_step (lora r=64 alpha=128) epochs=2"].cells["rating"].n == 2
+    assert rows["one_step (lora r=64 alpha=128) epochs=6"].cells["rating"].rank == 1
+    assert table.tasks[0].metric == "mse"  # seed 000's metric for regression
 
 
 def test_downstream_settings_split_rows_but_a_tasks_own_settings_do_not():
@@ -75,10 +80,10 @@ def test_downstream_settings_split_rows_but_a_tasks_own_settings_do_not():
             training={"selection_metric": "accuracy"},
         ),
     ]
-    labels = row_labels(runs)
+    labels = {run_id: keys[1:] for run_id, keys in row_keys(runs).items()}
     assert labels["s"] == ("ft_transformer d_block=96", "frozen")
     assert labels["l"] == ("ft_transformer d_block=192", "frozen")
     assert labels["c"] == labels["s"]
-    rows = table_rows(runs)
+    rows = build_table(runs).rows
     assert len(rows) == 2
-    assert set(rows[0]["tasks"]) == {"rating", "recommend"}
+    assert set(rows[0].cells) == {"rating", "recommend"}

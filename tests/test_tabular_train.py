@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from tunebench.tabular.models import DOWNSTREAM_MODELS, FTTransformerConfig, MLPConfig
-from tunebench.tabular.train import (
+from tunebench.families.tabular.models import DOWNSTREAM_MODELS, FTTransformerConfig, MLPConfig
+from tunebench.families.tabular.train import (
     DownstreamTrainingConfig,
     Features,
     evaluate_downstream,

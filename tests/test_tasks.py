@@ -13,9 +13,10 @@ from pydantic import ValidationError
 
 from tunebench.assets import asset_dir
 from tunebench.errors import UserError
-from tunebench.tasks import BUILTIN_TASKS, TaskConfig, TaskData, load_task
-from tunebench.tasks.splits import apportion, stratified_split, stratified_subset
-from tunebench.tasks.text_classification import SMS_SPAM_TSV, _read_sms_spam
+from tunebench.families.classification import ClassificationTask as TaskConfig
+from tunebench.families.classification.data import SMS_SPAM, SMS_SPAM_TSV, TaskData, _read_sms_spam
+from tunebench.families.registry import builtin_tasks, load_task
+from tunebench.families.splits import apportion, stratified_split, stratified_subset
 
 
 def _rows(n_a: int = 70, n_b: int = 30) -> list[dict]:
@@ -271,7 +272,7 @@ def test_splitting_helpers():
 
 
 def test_registry_describes_each_task():
-    families = {n: t.family for n, t in BUILTIN_TASKS.items()}
+    families = {n: f.name for n, (f, _) in builtin_tasks().items()}
     assert families == {
         "sms_spam": "classification",
         "20newsgroups": "classification",
@@ -284,8 +285,13 @@ def test_registry_describes_each_task():
         "siqa": "multiple_choice",
         "hellaswag": "multiple_choice",
         "summary_pairs": "preference",
+        "conll2003_sample": "token_classification",
+        "clothing_reviews_rating": "tabular",
+        "clothing_reviews_recommend": "tabular",
+        "adult": "tabular",
+        "california_housing": "tabular",
     }
-    assert all(t.description and t.target for t in BUILTIN_TASKS.values())
+    assert all(t.description and t.target and t.asset for _, t in builtin_tasks().values())
 
 
 # --- real data (fetched into the user cache on first use) ------------------------------------
@@ -305,7 +311,7 @@ def test_real_sms_spam():
     overall = 653 / 5171
     assert all(abs(_ratio(s.labels) - overall) < 0.01 for s in splits)
     assert not set(data.test.texts) & set(data.train.texts)  # no test message seen in training
-    source = _read_sms_spam(asset_dir("sms_spam") / SMS_SPAM_TSV)[0]
+    source = _read_sms_spam(asset_dir(SMS_SPAM) / SMS_SPAM_TSV).texts
     assert Counter(sum((s.texts for s in splits), [])) == Counter(source)  # a partition of the rows
     hits = _read_sms_spam.cache_info().hits
     assert load_task(TaskConfig(name="sms_spam", data_seed=5)) == data  # split seed is fixed

@@ -12,11 +12,11 @@ from mlflow.tracking import MlflowClient
 from rich.console import Console
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import tunebench.study as study_module
-from tunebench.config import load_study
+import tunebench.study.run_path as study_module
 from tunebench.errors import UserError
 from tunebench.store import ResultsStore
-from tunebench.study import run_study
+from tunebench.study.load import load_study
+from tunebench.study.runner import run_study
 from tunebench.tracking import TensorBoardTracker
 
 

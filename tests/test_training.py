@@ -5,13 +5,14 @@ import math
 import pytest
 import torch
 
+from tunebench.families.classification.run import Collator, Encoded, evaluate, fit_encoded
 from tunebench.methods import METHODS
 from tunebench.training import data
 from tunebench.training.config import TrainingConfig
-from tunebench.training.data import Collator, Encoded, LengthGroupedBatches, eval_batches
-from tunebench.training.loop import RunFailed, evaluate, make_accelerator, train
+from tunebench.training.data import LengthGroupedBatches, eval_batches
+from tunebench.training.loop import RunFailed
 
-from tiny import tiny_classifier, tiny_tokenizer
+from tiny import tiny_classifier, tiny_context, tiny_tokenizer
 
 LABELS = ["a", "b"]
 
@@ -34,12 +35,11 @@ def toy_data(n: int = 48, seed: int = 0) -> Encoded:
 def run(method="lora", seed=0, **overrides):
     torch.manual_seed(seed)
     model = METHODS[method].apply(tiny_classifier("encoder"), METHODS[method].config(), "")
-    settings = {"epochs": 3, "batch_size": 8, "log_every": 1, **overrides}
+    settings = {"epochs": 3, "batch_size": 8, "log_every": 1, "learning_rate": 1e-2, **overrides}
     config = TrainingConfig(**settings)
-    lr = config.learning_rate or 1e-2
-    accelerator = make_accelerator(config)
-    outcome = train(model, toy_data(), toy_data(16, 1), LABELS, config, lr, seed, 0, accelerator)
-    return model, outcome, accelerator, config
+    context = tiny_context(config, method, seed)
+    outcome = fit_encoded(context, model, toy_data(), toy_data(16, 1), LABELS, 0)
+    return model, outcome, context.accelerator, config
 
 
 def test_length_grouped_batches_cover_every_example_once_per_epoch():
@@ -118,7 +118,7 @@ def test_best_epoch_weights_are_restored(monkeypatch):
         snapshots.append(model.classifier.modules_to_save.default.weight.detach().clone())
         return {"accuracy": next(scores)}
 
-    monkeypatch.setattr("tunebench.training.loop.evaluate", fake_evaluate)
+    monkeypatch.setattr("tunebench.families.classification.run.evaluate", fake_evaluate)
     model, outcome, _, _ = run()
     assert outcome.best_epoch == 0
     assert torch.equal(model.classifier.modules_to_save.default.weight, snapshots[0])
@@ -128,7 +128,7 @@ def test_best_epoch_weights_are_restored(monkeypatch):
 def test_early_stopping_stops_after_patience(monkeypatch):
     scores = iter([0.9, 0.5, 0.4, 0.3, 0.2])
     monkeypatch.setattr(
-        "tunebench.training.loop.evaluate", lambda *a, **k: {"accuracy": next(scores)}
+        "tunebench.families.classification.run.evaluate", lambda *a, **k: {"accuracy": next(scores)}
     )
     _, outcome, _, _ = run(epochs=5, early_stopping_patience=2)
     validations = [h for h in outcome.history if "validation" in h]

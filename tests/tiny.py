@@ -1,9 +1,11 @@
 """Tiny random models built from configs, for fast unit tests (no download, < 0.1 s each)."""
 
+from pathlib import Path
+
 import torch
 from transformers import BertConfig, BertModel, LlamaConfig, LlamaModel
 
-from tunebench.heads import SequenceClassifier
+from tunebench.models.heads import SequenceClassifier
 
 
 def tiny_bert() -> BertModel:
@@ -95,3 +97,19 @@ def tiny_causal_lm(vocab_size: int = 110):
         tie_word_embeddings=True,
     )
     return LlamaForCausalLM(config)
+
+
+def tiny_context(training, method: str = "lora", seed: int = 0, family: str = "classification"):
+    """A RunContext for driving a family's training pieces directly: the run's method, seed and
+    training settings, no data, no store."""
+    from types import SimpleNamespace
+
+    from tunebench.families.context import RunContext
+    from tunebench.families.registry import FAMILIES
+    from tunebench.methods import METHODS
+    from tunebench.training.optim import make_accelerator
+
+    spec = SimpleNamespace(
+        method=METHODS[method].config(), seed=seed, training=training, backbone=None, options={}
+    )
+    return RunContext(spec, FAMILIES[family], None, make_accelerator(training), None, Path("."))

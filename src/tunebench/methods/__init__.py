@@ -1,19 +1,21 @@
-"""The method registry: one module per method, each exporting `METHOD`.
+"""The method registry. Every module in this package registers its method on import (see
+`base.register`), so a new method is one file here and nothing else; this module imports them
+all and builds the union of their configs that study files are validated against."""
 
-A new method is one file here with a config class and an `apply`, plus a line below.
-"""
-
+import importlib
+import pkgutil
 from typing import Annotated, Union
 
 from pydantic import Field
 
-from tunebench.methods import adapter, bitfit, frozen, full, ia3, last_n, lora, prefix, prompt
-from tunebench.methods.base import Method, MethodConfig
+from tunebench.methods.base import REGISTERED, Method, MethodConfig
 
-METHODS: dict[str, Method] = {
-    module.METHOD.name: module.METHOD
-    for module in (frozen, full, last_n, bitfit, lora, ia3, prompt, prefix, adapter)
-}
+_NOT_METHODS = {"base", "target", "entry"}
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in _NOT_METHODS:
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+METHODS: dict[str, Method] = dict(REGISTERED)
 
 AnyMethodConfig = Annotated[
     Union[tuple(method.config for method in METHODS.values())],  # noqa: UP007

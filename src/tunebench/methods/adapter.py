@@ -4,15 +4,19 @@ Houlsby placement (Houlsby et al., 2019) puts one adapter after attention and on
 feed-forward; Pfeiffer placement (Pfeiffer et al., 2021) only after the feed-forward.
 """
 
-from typing import Literal
+from __future__ import annotations
 
-import adapters
-from adapters import DoubleSeqBnConfig, SeqBnConfig
+from typing import TYPE_CHECKING, Literal
+
 from pydantic import PositiveInt
 
-from tunebench.methods.base import Method, MethodConfig, Target, freeze
+from tunebench.methods.base import Method, MethodConfig, register
+from tunebench.models.blocks import freeze
 
 ADAPTER_NAME = "tunebench"
+
+if TYPE_CHECKING:
+    from tunebench.methods.target import Target
 
 
 class AdapterConfig(MethodConfig):
@@ -22,6 +26,9 @@ class AdapterConfig(MethodConfig):
 
 
 def apply(target: Target, config: AdapterConfig):
+    import adapters
+    from adapters import DoubleSeqBnConfig, SeqBnConfig
+
     layout = DoubleSeqBnConfig if config.placement == "houlsby" else SeqBnConfig
     freeze(target.model)  # a language model's output layer too
     adapters.init(target.backbone)
@@ -33,4 +40,6 @@ def apply(target: Target, config: AdapterConfig):
     return target.model
 
 
-METHOD = Method("adapter", AdapterConfig, 1e-3, "bottleneck adapters (Houlsby or Pfeiffer)", apply)
+METHOD = register(
+    Method("adapter", AdapterConfig, 1e-3, "bottleneck adapters (Houlsby or Pfeiffer)", apply)
+)

@@ -1,22 +1,36 @@
-"""What a fine-tuning method is: a typed config, a default learning rate, and how it applies.
+"""What a fine-tuning method is: a typed config, a default learning rate, its capabilities, and
+how it applies to a model. Each method module registers itself with `register`.
 
-A method is applied to a `Target`: the module to train, the transformer inside it, and the head
-that trains with every method (a classifier's; a language model has none beyond its own output
-layer, which stays as the method leaves it). It returns the module to train, with exactly the
+A method is applied to a `Target` (target.py): the module to train, the transformer inside it,
+and the head that trains with every method. It returns the module to train with exactly the
 method's parameters left trainable, so every method is compared with the same head.
+
+Capabilities are declared here, never inferred from a method's name by the code that runs it:
+`kinds` (which kinds of model it applies to), `gradient_checkpointing` (whether it works with
+checkpointed blocks), `trains_backbone` (whether it changes the backbone at all: `frozen` does
+not, so on a model without a separate head it is the zero-shot baseline) and `trains_nothing_on`
+(a reason when the method would train nothing on a given backbone, e.g. BitFit without biases).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
-from peft import TaskType
 from pydantic import BaseModel, ConfigDict
-from torch import nn
-from transformers import PreTrainedModel
 
-from tunebench.heads import SequenceClassifier
+if TYPE_CHECKING:
+    from torch import nn
+
+    from tunebench.methods.target import Target
+
+ModelKind = Literal["classifier", "token_classifier", "text_encoder", "causal_lm"]
+"""What a family builds around a backbone: a sequence classifier, a per-token classifier, a text
+encoder feeding a tabular model, a causal language model."""
+ALL_KINDS: frozenset[ModelKind] = frozenset(
+    ("classifier", "token_classifier", "text_encoder", "causal_lm")
+)
 
 
 class MethodConfig(BaseModel):
@@ -26,34 +40,8 @@ class MethodConfig(BaseModel):
     name: str
 
 
-@dataclass(frozen=True)
-class Target:
-    """What a method changes.
-
-    `model` is what the method returns (wrapped by peft for the peft methods), `backbone` the
-    transformer whose blocks it changes, `head` what trains with every method (None for a
-    causal language model), and `peft_task` tells peft how inputs and labels flow: SEQ_CLS for
-    our classifier and text encoder, CAUSAL_LM for a language model (virtual tokens get -100
-    labels, `generate` works).
-    """
-
-    model: nn.Module
-    backbone: nn.Module
-    head: nn.Module | None
-    peft_task: TaskType
-    backbone_path: str = ""
-
-    @classmethod
-    def of(cls, model: nn.Module, backbone_path: str = "") -> Target:
-        if isinstance(model, SequenceClassifier):  # also the tabular TextEncoder
-            return cls(model, model.backbone, model.classifier, TaskType.SEQ_CLS, backbone_path)
-        if isinstance(model, PreTrainedModel) and model.base_model is not model:
-            return cls(model, model.base_model, None, TaskType.CAUSAL_LM, backbone_path)
-        raise TypeError(f"cannot apply a method to {type(model).__name__}")
-
-    def train_head(self) -> None:
-        if self.head is not None:
-            self.head.requires_grad_(True)
+def _trains_something(backbone: nn.Module) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -63,26 +51,26 @@ class Method:
     default_lr: float
     description: str
     apply_to: Callable[[Target, MethodConfig], nn.Module]
+    kinds: frozenset[ModelKind] = ALL_KINDS
+    gradient_checkpointing: bool = True
+    trains_backbone: bool = True
+    trains_nothing_on: Callable[[nn.Module], str | None] = _trains_something
+    """backbone -> why the method would train nothing on it, or None."""
 
     def apply(self, model: nn.Module, config: MethodConfig, backbone_path: str = "") -> nn.Module:
         """The model to train: `model` (a classifier, text encoder or causal LM) with this
         method applied. `backbone_path` lets prompt tuning initialise from the tokenizer."""
+        from tunebench.methods.target import Target
+
         return self.apply_to(Target.of(model, backbone_path), config)
 
 
-def freeze(module: nn.Module) -> None:
-    for parameter in module.parameters():
-        parameter.requires_grad_(False)
+REGISTERED: dict[str, Method] = {}
 
 
-def transformer_layers(backbone: nn.Module) -> nn.ModuleList:
-    """The backbone's list of transformer blocks (BERT `encoder.layer`, Llama `layers`, ...)."""
-    depth = getattr(backbone.config, "num_hidden_layers", None)
-    for module in backbone.modules():
-        if isinstance(module, nn.ModuleList) and len(module) == depth:
-            return module
-    raise ValueError(f"cannot find the {depth} transformer blocks of {type(backbone).__name__}")
-
-
-def trainable_parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+def register(method: Method) -> Method:
+    """Add a method to the registry (called once by its own module)."""
+    if method.name in REGISTERED:
+        raise ValueError(f"method {method.name!r} is registered twice")
+    REGISTERED[method.name] = method
+    return method

@@ -1,9 +1,15 @@
-"""`frozen`: the backbone stays as pretrained; only the head trains (a language model: nothing,
-so generative tasks evaluate it zero-shot)."""
+"""`frozen`: the backbone stays as pretrained; only the head trains (a language model has no
+separate head, so there it trains nothing and its run is the zero-shot evaluation)."""
 
-from typing import Literal
+from __future__ import annotations
 
-from tunebench.methods.base import Method, MethodConfig, Target, freeze
+from typing import TYPE_CHECKING, Literal
+
+from tunebench.methods.base import Method, MethodConfig, register
+from tunebench.models.blocks import freeze
+
+if TYPE_CHECKING:
+    from tunebench.methods.target import Target
 
 
 class FrozenConfig(MethodConfig):
@@ -16,4 +22,13 @@ def apply(target: Target, config: FrozenConfig):
     return target.model
 
 
-METHOD = Method("frozen", FrozenConfig, 2e-2, "head only; the backbone is not trained", apply)
+METHOD = register(
+    Method(
+        "frozen",
+        FrozenConfig,
+        2e-2,
+        "head only; the backbone is not trained",
+        apply,
+        trains_backbone=False,
+    )
+)

@@ -1,8 +1,13 @@
 """`full`: every parameter of the backbone and the head trains."""
 
-from typing import Literal
+from __future__ import annotations
 
-from tunebench.methods.base import Method, MethodConfig, Target
+from typing import TYPE_CHECKING, Literal
+
+from tunebench.methods.base import Method, MethodConfig, register
+
+if TYPE_CHECKING:
+    from tunebench.methods.target import Target
 
 
 class FullConfig(MethodConfig):
@@ -14,4 +19,4 @@ def apply(target: Target, config: FullConfig):
     return target.model
 
 
-METHOD = Method("full", FullConfig, 5e-5, "full fine-tuning of every parameter", apply)
+METHOD = register(Method("full", FullConfig, 5e-5, "full fine-tuning of every parameter", apply))

@@ -1,11 +1,13 @@
 """`ia3`: learned rescaling of keys, values and feed-forward activations (Liu et al., 2022)."""
 
-from typing import Literal
+from __future__ import annotations
 
-from peft import IA3Config as PeftIA3Config
-from peft import get_peft_model
+from typing import TYPE_CHECKING, Literal
 
-from tunebench.methods.base import Method, MethodConfig, Target
+from tunebench.methods.base import Method, MethodConfig, register
+
+if TYPE_CHECKING:
+    from tunebench.methods.target import Target
 
 
 class IA3Config(MethodConfig):
@@ -16,6 +18,9 @@ class IA3Config(MethodConfig):
 
 
 def apply(target: Target, config: IA3Config):
+    from peft import IA3Config as PeftIA3Config
+    from peft import get_peft_model
+
     peft_config = PeftIA3Config(
         task_type=target.peft_task,
         target_modules=config.target_modules,
@@ -24,4 +29,6 @@ def apply(target: Target, config: IA3Config):
     return get_peft_model(target.model, peft_config)
 
 
-METHOD = Method("ia3", IA3Config, 5e-3, "learned scaling vectors on k, v and feed-forward", apply)
+METHOD = register(
+    Method("ia3", IA3Config, 5e-3, "learned scaling vectors on k, v and feed-forward", apply)
+)

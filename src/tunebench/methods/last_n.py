@@ -3,12 +3,18 @@
 A language model's output layer is not trained: on SmolLM2 it is tied to the input embeddings.
 """
 
-from typing import Literal
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import PositiveInt
 
 from tunebench.errors import UserError
-from tunebench.methods.base import Method, MethodConfig, Target, freeze, transformer_layers
+from tunebench.methods.base import Method, MethodConfig, register
+from tunebench.models.blocks import freeze, transformer_layers
+
+if TYPE_CHECKING:
+    from tunebench.methods.target import Target
 
 
 class LastNConfig(MethodConfig):
@@ -30,4 +36,4 @@ def apply(target: Target, config: LastNConfig):
     return target.model
 
 
-METHOD = Method("last_n", LastNConfig, 1e-4, "the top N transformer blocks + head", apply)
+METHOD = register(Method("last_n", LastNConfig, 1e-4, "the top N transformer blocks + head", apply))

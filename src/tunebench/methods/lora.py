@@ -1,12 +1,15 @@
 """`lora`: low-rank updates on chosen linear layers, through peft (Hu et al., 2021)."""
 
-from typing import Literal
+from __future__ import annotations
 
-from peft import LoraConfig as PeftLoraConfig
-from peft import get_peft_model
+from typing import TYPE_CHECKING, Literal
+
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from tunebench.methods.base import Method, MethodConfig, Target
+from tunebench.methods.base import Method, MethodConfig, register
+
+if TYPE_CHECKING:
+    from tunebench.methods.target import Target
 
 
 class LoraConfig(MethodConfig):
@@ -21,6 +24,9 @@ class LoraConfig(MethodConfig):
 
 
 def apply(target: Target, config: LoraConfig):
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
+
     peft_config = PeftLoraConfig(
         task_type=target.peft_task,
         r=config.r,
@@ -32,4 +38,6 @@ def apply(target: Target, config: LoraConfig):
     return get_peft_model(target.model, peft_config)
 
 
-METHOD = Method("lora", LoraConfig, 1e-3, "low-rank adapters on attention projections", apply)
+METHOD = register(
+    Method("lora", LoraConfig, 1e-3, "low-rank adapters on attention projections", apply)
+)

@@ -1,11 +1,20 @@
-"""`prefix`: trainable key/value prefixes in every attention layer (Li & Liang, 2021)."""
+"""`prefix`: trainable key/value prefixes in every attention layer (Li & Liang, 2021).
 
-from typing import Literal
+It cannot work with gradient checkpointing: a checkpointed block (transformers'
+`GradientCheckpointingLayer`) drops its past key values, and peft passes the prefixes as past
+key values, so the run would silently train without its prefix.
+"""
 
-from peft import PrefixTuningConfig, get_peft_model
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
 from pydantic import PositiveInt
 
-from tunebench.methods.base import Method, MethodConfig, Target
+from tunebench.methods.base import Method, MethodConfig, register
+
+if TYPE_CHECKING:
+    from tunebench.methods.target import Target
 
 
 class PrefixConfig(MethodConfig):
@@ -16,6 +25,8 @@ class PrefixConfig(MethodConfig):
 
 
 def apply(target: Target, config: PrefixConfig):
+    from peft import PrefixTuningConfig, get_peft_model
+
     peft_config = PrefixTuningConfig(
         task_type=target.peft_task,
         num_virtual_tokens=config.num_virtual_tokens,
@@ -24,4 +35,13 @@ def apply(target: Target, config: PrefixConfig):
     return get_peft_model(target.model, peft_config)
 
 
-METHOD = Method("prefix", PrefixConfig, 1e-2, "trainable key/value prefixes in every layer", apply)
+METHOD = register(
+    Method(
+        "prefix",
+        PrefixConfig,
+        1e-2,
+        "trainable key/value prefixes in every layer",
+        apply,
+        gradient_checkpointing=False,
+    )
+)

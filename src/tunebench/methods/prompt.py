@@ -1,11 +1,15 @@
 """`prompt`: trainable virtual-token embeddings prepended to the input (Lester et al., 2021)."""
 
-from typing import Literal
+from __future__ import annotations
 
-from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+from typing import TYPE_CHECKING, Literal
+
 from pydantic import PositiveInt, model_validator
 
-from tunebench.methods.base import Method, MethodConfig, Target
+from tunebench.methods.base import Method, MethodConfig, register
+
+if TYPE_CHECKING:
+    from tunebench.methods.target import Target
 
 
 class PromptConfig(MethodConfig):
@@ -23,6 +27,8 @@ class PromptConfig(MethodConfig):
 
 
 def apply(target: Target, config: PromptConfig):
+    from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+
     text_init = config.init == "text"
     peft_config = PromptTuningConfig(
         task_type=target.peft_task,
@@ -34,4 +40,6 @@ def apply(target: Target, config: PromptConfig):
     return get_peft_model(target.model, peft_config)
 
 
-METHOD = Method("prompt", PromptConfig, 3e-2, "trainable soft-prompt tokens at the input", apply)
+METHOD = register(
+    Method("prompt", PromptConfig, 3e-2, "trainable soft-prompt tokens at the input", apply)
+)

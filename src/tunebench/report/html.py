@@ -13,10 +13,9 @@ import json
 from collections import Counter
 
 from tunebench.report import plots, sweep_plots
-from tunebench.report.markdown import caption_lines
-from tunebench.report.table import Cell, ReportTable, cost_text, metric_text
+from tunebench.report.table import Cell, ReportTable
+from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
 from tunebench.store import RunRecord, json_safe
-from tunebench.tabular.table import format_seconds
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -31,19 +30,20 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }
 """
 
 
-def render_html(name: str, table: ReportTable, records: list[RunRecord]) -> str:
+def render_html(name: str, tables: list[ReportTable], records: list[RunRecord]) -> str:
     figures = []
-    for column in table.tasks:
-        figures += [
-            plots.cost_figure(table, column),
-            plots.interval_figure(table, column),
-            plots.loss_figure(table, column),
-            *sweep_plots.sweep_figures(table, column),
-        ]
+    for table in tables:
+        for column in table.tasks:
+            figures += [
+                plots.cost_figure(table, column),
+                plots.interval_figure(table, column),
+                plots.loss_figure(table, column),
+                *sweep_plots.sweep_figures(table, column),
+            ]
     divs = "\n".join(_figure(i, f) for i, f in enumerate(figures))
     statuses = Counter(r.status for r in records)
     summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
-    style = _STYLE.replace("KEYS", str(len(table.key_headers)))
+    style = _STYLE.replace("KEYS", str(max(len(t.key_headers) for t in tables)))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(name)} — tunebench report</title>
 <style>{style}</style>
@@ -52,7 +52,7 @@ def render_html(name: str, table: ReportTable, records: list[RunRecord]) -> str:
 <h1>{html.escape(name)}</h1>
 <p>{len(records)} runs: {html.escape(summary)}.</p>
 <h2>Comparison</h2>
-{_table(table)}
+{"".join(_table(table) for table in tables)}
 <h2>Figures</h2>
 {divs}
 <h2>Provenance</h2>

@@ -3,9 +3,8 @@ rows not significantly worse than the best. Needs `\\usepackage{booktabs}`."""
 
 from __future__ import annotations
 
-from tunebench.report.markdown import caption_lines
-from tunebench.report.table import Cell, ReportTable, cost_text, metric_text
-from tunebench.tabular.table import format_seconds
+from tunebench.report.table import Cell, ReportTable
+from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",

@@ -3,8 +3,8 @@ significantly worse than the best, ↑/↓ per metric, mean ± std over seeds, c
 
 from __future__ import annotations
 
-from tunebench.report.table import Cell, ReportTable, cost_text, metric_text
-from tunebench.tabular.table import format_seconds
+from tunebench.report.table import Cell, ReportTable
+from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
 
 
 def render_markdown(table: ReportTable) -> str:
@@ -37,29 +37,6 @@ def marked(text: str, cell: Cell) -> str:
     if cell.rank == 2:
         return f"<ins>{text}</ins>"  # GitHub's Markdown keeps <ins> (underline), not <u>
     return text
-
-
-def caption_lines(table: ReportTable) -> list[str]:
-    """What the marks and numbers mean, and what is missing: shared by every format."""
-    lines = [
-        "Test metrics (accuracy-like ones in %), mean ± std over seeds; per column the best is "
-        "bold and the second best underlined; n = seeds."
-    ]
-    if table.tested:
-        lines.append(
-            "† not significantly worse than the column's best (paired bootstrap over the test "
-            "examples, seeds averaged, 2,000 resamples, p ≥ 0.05)."
-        )
-    else:
-        lines.append(
-            "No significance tests: they need two or more rows per column whose runs stored "
-            "per-example test values (runs recorded by older versions did not)."
-        )
-    if table.failed:
-        lines.append(f"{table.failed} run(s) failed: see runs.json.")
-    if table.running:
-        lines.append(f"{table.running} run(s) still running or interrupted.")
-    return lines
 
 
 def escape(text: str) -> str:

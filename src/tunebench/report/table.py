@@ -1,10 +1,13 @@
-"""The comparison table every report format renders: rows, per-task cells, costs, ranks, tests.
+"""The one table builder: what `tunebench results` and `tunebench report` show, in every format.
 
-Rows are what the terminal table shows: backbone / method for text studies, LM / downstream /
-pipeline for tabular ones (seed 000's Table 2). A cell is the test metric over seeds (mean,
-std, n), its rank in the column (1 = best, 2 = second; ties share a rank) and the paired
-bootstrap p-value against the column's best row. Cost columns are ranked too (lower is better).
-Renderers (`markdown.py`, `latex.py`, `html.py`) only decide how this looks.
+Rows come from the family's layout (`Family.layout`): backbone / method for most families, LM /
+downstream / pipeline for tabular ones (seed 000's Table 2, with each step's time per task). A
+study whose tasks use different layouts gets one table per layout. A cell is a task's test
+metric over seeds (mean, std, n), its rank in the column (1 = best, 2 = second; ties share a
+rank) and the paired bootstrap p-value against the column's best row. Cost columns are ranked
+too (lower is better). Which way is better, and whether a metric is a percent, comes from the
+family's metric registry. Renderers (terminal.py, markdown.py, latex.py, html.py) only decide
+how it looks.
 """
 
 from __future__ import annotations
@@ -12,16 +15,13 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from tunebench.errors import UserError
+from tunebench.families.base import Family
+from tunebench.families.labels import RowLayout
+from tunebench.families.registry import FAMILIES, family_of
+from tunebench.metrics import Metric
 from tunebench.report.stats import paired_bootstrap_p
-from tunebench.results import (
-    human_count,
-    is_percent,
-    lower_is_better,
-    method_labels,
-    task_metrics,
-)
 from tunebench.store import RunRecord
-from tunebench.tabular import table as tabular
 
 SIGNIFICANCE = 0.05
 
@@ -35,7 +35,9 @@ class Cell:
     p: float | None = None
     """Paired bootstrap p-value against the column's best row (None: the best, or no test)."""
     seconds: list[float] = field(default_factory=list)
-    """Tabular studies: mean training seconds of each step."""
+    """Layouts with step times: mean training seconds of each step."""
+    share: float | None = None
+    """Trainable parameters: their share of the model's parameters."""
 
     @property
     def tied_with_best(self) -> bool:
@@ -51,14 +53,16 @@ class Column:
     lower_is_better: bool
     percent: bool = False
     metric: str = ""
+    definition: Metric | None = None
 
 
-COSTS = (
-    Column("train_seconds", "train time", True),
-    Column("peak_host_mb", "peak RAM MB", True),
-    Column("trainable_params", "trainable params", True),
-    Column("checkpoint_mb", "checkpoint MB", True),
-)
+COSTS = {
+    "train_seconds": Column("train_seconds", "train time", True),
+    "peak_host_mb": Column("peak_host_mb", "peak RAM MB", True),
+    "trainable_params": Column("trainable_params", "trainable params", True),
+    "lm_trainable_params": Column("lm_trainable_params", "LM trainable", True),
+    "checkpoint_mb": Column("checkpoint_mb", "checkpoint MB", True),
+}
 
 
 @dataclass
@@ -84,58 +88,106 @@ class ReportTable:
     failed: int
     running: int
     timed: bool = False
-    """Tabular studies: each task also has a time column (training seconds of each step)."""
+    """Each task also has a time column (training seconds of each step)."""
+
+
+def build_tables(records: list[RunRecord], metric: str | None = None) -> list[ReportTable]:
+    """One table per row layout among the study's families, in order of first run."""
+    completed = [r for r in records if r.status == "completed"]
+    _check_metric(completed, metric)
+    by_layout: dict[RowLayout, list[RunRecord]] = {}
+    for record in records:
+        by_layout.setdefault(_family(record).layout, []).append(record)
+    if not by_layout:
+        return [ReportTable(["Backbone", "Method"], [], [], [], False, 0, 0)]
+    return [_table(layout, mine, metric) for layout, mine in by_layout.items()]
 
 
 def build_table(records: list[RunRecord], metric: str | None = None) -> ReportTable:
+    """The study's table (its first, when its families use several layouts)."""
+    return build_tables(records, metric)[0]
+
+
+def _table(layout: RowLayout, records: list[RunRecord], requested: str | None) -> ReportTable:
     completed = [r for r in records if r.status == "completed"]
-    if tabular.is_tabular(records):
-        headers = ["LM", "Downstream", "Pipeline"]
-        metrics = tabular.task_metrics(completed, metric)
-        labels = tabular.row_labels(completed)
-        key = {
-            r.run_id: ["—" if r.backbone == "none" else r.backbone, *labels[r.run_id]]
-            for r in completed
-        }
-    else:
-        headers = ["Backbone", "Method"]
-        metrics = task_metrics(completed, metric)
-        labels = method_labels(completed)
-        key = {r.run_id: [r.backbone, labels[r.run_id]] for r in completed}
+    metrics = task_metrics(completed, requested)
+    keys = layout.keys(completed)
     groups: dict[tuple[str, ...], list[RunRecord]] = {}
     for r in completed:
-        groups.setdefault(tuple(key[r.run_id]), []).append(r)
+        groups.setdefault(tuple(keys[r.run_id]), []).append(r)
     tasks = [
-        Column(task, f"{task} {m}", lower_is_better(m), is_percent(m), m)
+        Column(task, f"{task} {m.name}", not m.higher_is_better, m.percent, m.name, m)
         for task, m in metrics.items()
     ]
-    rows = [_row(list(keys), runs, metrics) for keys, runs in groups.items()]
+    rows = [_row(list(k), runs, metrics, layout.costs) for k, runs in groups.items()]
     tested = False
     for column in tasks:
-        tested |= _rank_and_test(rows, column, metrics[column.key])
-    for cost in COSTS:
-        _rank([row.costs[cost.key] for row in rows], lower=True)
-    costs = [c for c in COSTS if any(row.costs[c.key].mean is not None for row in rows)]
+        tested |= _rank_and_test(rows, column)
+    for key in layout.costs:
+        _rank([row.costs[key] for row in rows], lower=True)
+    costs = [COSTS[k] for k in layout.costs if any(row.costs[k].mean is not None for row in rows)]
     failed = sum(r.status == "failed" for r in records)
     running = sum(r.status == "running" for r in records)
-    timed = tabular.is_tabular(records)
-    return ReportTable(headers, tasks, costs, rows, tested, failed, running, timed)
+    headers = list(layout.headers)
+    return ReportTable(headers, tasks, costs, rows, tested, failed, running, layout.step_times)
 
 
-def _row(keys: list[str], runs: list[RunRecord], metrics: dict[str, str]) -> Row:
+def _task(record: RunRecord) -> dict:
+    """The task as the run recorded it ({} for a record without one)."""
+    task = record.config.get("task") if isinstance(record.config, dict) else None
+    return task if isinstance(task, dict) else {}
+
+
+def _family(record: RunRecord) -> Family:
+    return FAMILIES[family_of(_task(record))]
+
+
+def task_metrics(records: list[RunRecord], requested: str | None) -> dict[str, Metric]:
+    """task -> the test metric its column shows: `requested` where the task's runs report it,
+    else the task's family's default (accuracy, entity F1, perplexity, MSE for regression...)."""
+    shown: dict[str, Metric] = {}
+    for r in records:
+        if r.task in shown:
+            continue
+        family = _family(r)
+        reported = r.metrics.get("test", {})
+        if requested is not None and requested in reported and requested in family.metrics:
+            shown[r.task] = family.metric(requested)
+        else:
+            shown[r.task] = family.metric(family.report_metric(_task(r)))
+    return shown
+
+
+def _check_metric(records: list[RunRecord], requested: str | None) -> None:
+    """`--metric NAME` that no task of the study reports is a mistake, not an empty column."""
+    if requested is None or not records:
+        return
+    reported = {m for r in records for m in r.metrics.get("test", {})}
+    if requested not in reported:
+        names = ", ".join(sorted(m for m in reported if not m.startswith("per_")))
+        raise UserError(
+            f"--metric: no run of this study reports {requested!r} (they report {names})"
+        )
+
+
+def _row(keys: list[str], runs: list[RunRecord], metrics: dict[str, Metric], costs) -> Row:
     cells = {}
     for task, metric in metrics.items():
         mine = [r for r in runs if r.task == task]
-        values = [r.metrics.get("test", {}).get(metric) for r in mine]
-        cell = _stats(values)
+        cell = _stats([r.metrics.get("test", {}).get(metric.name) for r in mine])
         steps = [r.costs.get("step_seconds") or [] for r in mine]
         cell.seconds = [statistics.fmean(s) for s in zip(*steps, strict=False)]
         cells[task] = cell
-    costs = {c.key: _stats([r.costs.get(c.key) for r in runs]) for c in COSTS}
-    peaks = [r.costs.get("peak_host_mb") for r in runs if r.costs.get("peak_host_mb") is not None]
-    costs["peak_host_mb"].mean = max(peaks) if peaks else None  # what a machine must have
-    costs["peak_host_mb"].std = None
-    return Row(keys, cells, costs, runs, len({r.seed for r in runs}))
+    row_costs = {key: _stats([r.costs.get(key) for r in runs]) for key in costs}
+    if "peak_host_mb" in row_costs:  # what a machine must have: the largest, not the mean
+        peaks = [r.costs["peak_host_mb"] for r in runs if r.costs.get("peak_host_mb") is not None]
+        row_costs["peak_host_mb"] = Cell(max(peaks) if peaks else None, None, len(peaks))
+    if "trainable_params" in row_costs:
+        total = _stats([r.costs.get("total_params") for r in runs]).mean
+        trainable = row_costs["trainable_params"].mean
+        if total and trainable is not None:
+            row_costs["trainable_params"].share = trainable / total
+    return Row(keys, cells, row_costs, runs, len({r.seed for r in runs}))
 
 
 def _stats(values: list[float | None]) -> Cell:
@@ -155,7 +207,7 @@ def _rank(cells: list[Cell], lower: bool) -> None:
             cell.rank = means.index(cell.mean) + 1
 
 
-def _rank_and_test(rows: list[Row], column: Column, metric: str) -> bool:
+def _rank_and_test(rows: list[Row], column: Column) -> bool:
     cells = [row.cells[column.key] for row in rows]
     _rank(cells, column.lower_is_better)
     best = [row for row in rows if row.cells[column.key].rank == 1]
@@ -169,7 +221,7 @@ def _rank_and_test(rows: list[Row], column: Column, metric: str) -> bool:
             continue
         if _same_test_set(best[0], row, column.key):
             cell.p = paired_bootstrap_p(
-                metric, best_examples, _examples(row, column.key), column.lower_is_better
+                column.definition, best_examples, _examples(row, column.key)
             )
             tested |= cell.p is not None
     return tested
@@ -195,24 +247,3 @@ def _same_test_set(a: Row, b: Row, task: str) -> bool:
         }
 
     return len(identity(a) | identity(b)) == 1
-
-
-def metric_text(cell: Cell, percent: bool) -> str:
-    """`97.17 ± 0.48` (percent metrics x 100), `0.4783 ± 0.0027`, or an em dash."""
-    if cell.mean is None:
-        return "—"
-    scale, spec = (100, ".2f") if percent else (1, ".4f")
-    text = format(cell.mean * scale, spec)
-    if cell.std is not None:
-        text += f" ± {format(cell.std * scale, spec)}"
-    return text
-
-
-def cost_text(key: str, cell: Cell) -> str:
-    if cell.mean is None:
-        return "—"
-    if key == "train_seconds":
-        return tabular.format_seconds([cell.mean])
-    if key == "trainable_params":
-        return human_count(cell.mean)
-    return format(cell.mean, ".0f" if key == "peak_host_mb" else ".2f")

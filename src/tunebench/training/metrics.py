@@ -15,28 +15,15 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-HIGHER_IS_BETTER = {
-    "accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "auroc",
-    "r2",
-    "accuracy_norm",
-    "exact_match",
-    "rouge1",
-    "rouge2",
-    "rougeL",
-    "reward_accuracy",
-    "reward_margin",
-    "logp_accuracy",
-}
-
 
 def classification_metrics(
-    probabilities: np.ndarray, labels: np.ndarray, label_names: list[str]
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    label_names: list[str],
+    rows: list | None = None,
 ) -> dict:
-    """Accuracy, macro precision / recall / F1, AUROC (binary) and a per-class report."""
+    """Accuracy, macro precision / recall / F1, AUROC (binary) and a per-class report; the
+    per-example values carry each example's `row` (its id in the source data) when given."""
     predictions = probabilities.argmax(axis=1)
     all_labels = list(range(len(label_names)))
     precision, recall, f1, _ = precision_recall_fscore_support(
@@ -61,14 +48,15 @@ def classification_metrics(
         output_dict=True,
         zero_division=0,
     )
-    metrics["examples"] = {"prediction": predictions.tolist(), "label": labels.tolist()}
+    metrics["examples"] = with_rows(
+        {"prediction": predictions.tolist(), "label": labels.tolist()}, rows
+    )
     return metrics
 
 
-LOWER_IS_BETTER = {"mse", "rmse", "mae", "loss", "perplexity", "chosen_perplexity"}
-
-
-def regression_metrics(predictions: np.ndarray, targets: np.ndarray) -> dict:
+def regression_metrics(
+    predictions: np.ndarray, targets: np.ndarray, rows: list | None = None
+) -> dict:
     """MSE, RMSE, MAE and R² on the original target scale."""
     errors = predictions.astype(np.float64) - targets.astype(np.float64)
     mse = float(np.mean(errors**2))
@@ -78,8 +66,17 @@ def regression_metrics(predictions: np.ndarray, targets: np.ndarray) -> dict:
         "rmse": mse**0.5,
         "mae": float(np.mean(np.abs(errors))),
         "r2": 1.0 - mse / variance if variance > 0 else None,
-        "examples": {"error": errors.tolist(), "target": targets.astype(np.float64).tolist()},
+        "examples": with_rows(
+            {"error": errors.tolist(), "target": targets.astype(np.float64).tolist()}, rows
+        ),
     }
+
+
+def with_rows(examples: dict, rows: list | None) -> dict:
+    """Per-example values with the examples' ids in the source data (`row`), so that a user can
+    join predictions back to their file: a row index (0-based, header not counted) or a built-in
+    data set's own id."""
+    return examples if rows is None else {**examples, "row": list(rows)}
 
 
 def separate_examples(metrics: dict) -> dict:

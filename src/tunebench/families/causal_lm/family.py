@@ -1,0 +1,43 @@
+"""The decoder families' common base: metrics they share and the recipe they run.
+
+A family (generation, multiple choice, preference) only says how its data becomes training
+batches and scoring functions (`prepare`); `train_and_test` runs the shared recipe (recipe.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tunebench.families.base import Family
+from tunebench.metrics import Metric
+
+if TYPE_CHECKING:
+    from tunebench.families.causal_lm.scoring import CausalRun
+    from tunebench.families.context import FamilyResult, RunContext
+    from tunebench.models.backbones import Backbone
+
+
+def _token_loss(e) -> np.ndarray:
+    return e["nll"].sum(axis=1) / np.maximum(e["tokens"].sum(axis=1), 1)
+
+
+PERPLEXITY = Metric("perplexity", False, resample=lambda e: np.exp(_token_loss(e)))
+"""Corpus-level: exp of the mean loss over every scored token."""
+TOKEN_LOSS = Metric("loss", False, resample=_token_loss)
+"""The mean loss per scored token."""
+
+
+class CausalLMFamily(Family):
+    """Base of the families that train a decoder with its language-modelling head."""
+
+    def prepare(self, context: RunContext, backbone: Backbone) -> CausalRun:
+        """The run's batches and scoring, from the data and the model as loaded (before the
+        method is applied: DPO's reference model is the model as loaded)."""
+        raise NotImplementedError
+
+    def train_and_test(self, context: RunContext) -> FamilyResult:
+        from tunebench.families.causal_lm.recipe import train_and_test
+
+        return train_and_test(self.prepare, context)

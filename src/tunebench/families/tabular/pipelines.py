@@ -1,0 +1,216 @@
+"""One tabular run, start to finish, for each pipeline (see `cells` for what they mean).
+
+Every pipeline returns the same record: validation and test metrics (the downstream model's,
+on the target's original scale), costs, and the training history. Costs are recorded per step
+as well as in total: `step_seconds` lists the training seconds of each step (two entries for
+two-step, as seed 000 writes "5.5h + 30min"), `train_seconds` is their sum. Where a language
+model trains on tokens (one_step, two_step's step 1) the run also gets the shared token-level
+costs (throughput, FLOPs, MFU) of that training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+from tunebench.families.context import FamilyResult, RunContext
+from tunebench.families.tabular.cells import Pipeline
+from tunebench.families.tabular.config import DownstreamTrainingConfig
+from tunebench.families.tabular.data import TabularData
+from tunebench.families.tabular.encoder import encoder_with_method, step1
+from tunebench.families.tabular.frozen import PipelineOutcome, embed_table, train_and_test
+from tunebench.families.tabular.joint import JointModel, train_jointly
+from tunebench.families.tabular.models import DOWNSTREAM_MODELS, AnyDownstreamConfig
+from tunebench.families.tabular.models.ft_transformer import (
+    FTTransformerWithText,
+    make_parameter_groups,
+)
+from tunebench.families.tabular.models.gbdt import tfidf_features
+from tunebench.families.tabular.train import Features
+from tunebench.models.blocks import freeze, total_params
+from tunebench.training.metering import trainable_state
+
+
+class TabularRun(BaseModel):
+    """The tabular family's own settings of a run (`RunSpec.options`)."""
+
+    model_config = ConfigDict(frozen=True)
+    pipeline: Pipeline
+    downstream: AnyDownstreamConfig
+    downstream_training: DownstreamTrainingConfig | None
+
+
+def run_pipeline(context: RunContext) -> FamilyResult:
+    run = TabularRun.model_validate(context.spec.options)
+    return PIPELINES[run.pipeline](context, run)
+
+
+def _tabular_only(context: RunContext, run: TabularRun) -> FamilyResult:
+    data: TabularData = context.data
+    features = {
+        name: Features(split.numeric, split.categorical, [], split.target, split.ids)
+        for name, split in data.splits.items()
+    }
+    outcome = _downstream(context, run, features)
+    return _result(outcome, [outcome.costs["train_seconds"]])
+
+
+def _tfidf(context: RunContext, run: TabularRun) -> FamilyResult:
+    data: TabularData = context.data
+    started = time.perf_counter()
+    names = list(data.splits)
+    blocks = [
+        tfidf_features(*(data.splits[name].texts[column] for name in names))
+        for column in data.text_columns
+    ]
+    features = {
+        name: Features(
+            split.numeric, split.categorical, [b[i] for b in blocks], split.target, split.ids
+        )
+        for i, (name, split) in enumerate(data.splits.items())
+    }
+    tfidf_seconds = time.perf_counter() - started
+    outcome = _downstream(context, run, features)
+    outcome.costs["tfidf_seconds"] = tfidf_seconds
+    return _result(outcome, [tfidf_seconds + outcome.costs["train_seconds"]])
+
+
+def _frozen(context: RunContext, run: TabularRun) -> FamilyResult:
+    backbone, encoder, pooling = encoder_with_method(context)
+    freeze(encoder)
+    encoder.to(context.accelerator.device)
+    outcome = _embed_and_train(context, run, backbone, encoder, pooling)
+    embed = outcome.costs["embed_seconds"]
+    return _result(outcome, [embed + outcome.costs["downstream_train_seconds"]])
+
+
+def _one_step(context: RunContext, run: TabularRun) -> FamilyResult:
+    data: TabularData = context.data
+    backbone, encoder, _ = encoder_with_method(context)
+    width = encoder.config.hidden_size
+    downstream = DOWNSTREAM_MODELS[run.downstream.name].build(
+        run.downstream,
+        n_num=data.train.numeric.shape[1],
+        cat_cardinalities=data.cardinalities,
+        text_dims=[width] * len(data.text_columns),
+        d_out=d_out(data),
+    )
+    model = JointModel(encoder, downstream, data.problem, len(data.text_columns))
+    tuned = [p for p in encoder.parameters() if p.requires_grad]
+    groups = [{"params": tuned, "weight_decay": context.spec.training.weight_decay}]
+    groups += _downstream_groups(downstream, run.downstream_training)
+    joint = train_jointly(context, model, backbone.tokenizer, groups)
+    costs = {
+        **joint.costs,
+        "lm_trainable_params": sum(p.numel() for p in tuned),
+        "downstream_params": sum(p.numel() for p in downstream.parameters()),
+        "total_params": total_params(model),
+        "downstream_learning_rate": run.downstream_training.learning_rate,
+        "step_seconds": [joint.costs["train_seconds"]],
+    }
+    return FamilyResult(
+        joint.metrics,
+        joint.outcome,
+        model,
+        backbone.model,
+        joint.test_seconds,
+        token_model=encoder,
+        costs=costs,
+    )
+
+
+def _two_step(context: RunContext, run: TabularRun) -> FamilyResult:
+    backbone, encoder, pooling = encoder_with_method(context)
+    first = step1(context, backbone, encoder)
+    step1_state = trainable_state(encoder)
+    freeze(encoder)
+    encoder.to(context.accelerator.device)
+    outcome = _embed_and_train(context, run, backbone, encoder, pooling)
+    step2_seconds = outcome.costs["embed_seconds"] + outcome.costs["downstream_train_seconds"]
+    outcome.metrics["step1"] = first.summary.pop("metrics")
+    outcome.costs["step1"] = first.summary
+    outcome.costs["lm_trainable_params"] = first.summary["trainable_params"]
+    for key in ("train_flops", "mfu"):
+        outcome.costs[key] = first.summary.get(key)
+    result = _result(outcome, [first.summary["train_seconds"], step2_seconds])
+    downstream = trainable_state(outcome.model) if outcome.model is not None else {}
+    result.checkpoint = {
+        **{f"encoder.{k}": v for k, v in step1_state.items()},
+        **{f"downstream.{k}": v for k, v in downstream.items()},
+    }
+    return result
+
+
+def _embed_and_train(context, run, backbone, encoder, pooling) -> PipelineOutcome:
+    training = context.spec.training
+    features, embed_costs = embed_table(
+        context.data,
+        encoder,
+        backbone.tokenizer,
+        pooling,
+        training.max_length,
+        context.cache_dir / "embeddings",
+    )
+    context.seed()
+    outcome = _downstream(context, run, features)
+    costs = outcome.costs
+    costs["downstream_train_seconds"] = costs.pop("train_seconds")
+    costs["total_params"] = costs.get("trainable_params", 0) + total_params(encoder)
+    costs.update(embed_costs)
+    return outcome
+
+
+def _downstream(context: RunContext, run: TabularRun, features: dict) -> PipelineOutcome:
+    return train_and_test(
+        context.data,
+        features,
+        run.downstream,
+        run.downstream_training,
+        context.spec.seed,
+        context.on_step,
+    )
+
+
+def _result(outcome: PipelineOutcome, step_seconds: list[float]) -> FamilyResult:
+    """A pipeline that trains its downstream model on fixed features: no token-level training
+    in this run (two-step's step 1 reports its own costs under `step1`)."""
+    outcome.costs["step_seconds"] = step_seconds
+    outcome.costs["train_seconds"] = sum(step_seconds)
+    return FamilyResult(
+        outcome.metrics,
+        None,
+        outcome.model,
+        None,
+        outcome.costs["eval_seconds"],
+        costs=outcome.costs,
+        history=outcome.history,
+    )
+
+
+def _downstream_groups(downstream: nn.Module, settings: DownstreamTrainingConfig) -> list[dict]:
+    """The downstream model's parameters at its own learning rate and weight decay (the
+    FT-Transformer's tokenizer, norms and biases without decay, as in its paper)."""
+    if isinstance(downstream, FTTransformerWithText):
+        groups = make_parameter_groups(downstream)
+    else:
+        groups = [{"params": list(downstream.parameters())}]
+    for group in groups:
+        group.setdefault("weight_decay", settings.weight_decay)
+        group["lr"] = settings.learning_rate
+    return groups
+
+
+def d_out(data: TabularData) -> int:
+    return len(data.label_names) if data.problem == "classification" else 1
+
+
+PIPELINES: dict[str, Callable[[RunContext, TabularRun], FamilyResult]] = {
+    "tabular_only": _tabular_only,
+    "tfidf": _tfidf,
+    "frozen": _frozen,
+    "one_step": _one_step,
+    "two_step": _two_step,
+}

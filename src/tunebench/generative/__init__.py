@@ -1,1 +1,0 @@
-"""Generative task families on decoder backbones: generation (SFT), multiple choice, DPO."""

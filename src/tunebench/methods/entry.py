@@ -1,0 +1,29 @@
+"""A method as a study lists it: its config, plus training overrides for its runs alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tunebench.methods import AnyMethodConfig
+
+
+class MethodEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: AnyMethodConfig
+    training: dict[str, Any] = Field(default_factory=dict)
+
+
+def method_entries(methods: Any) -> Any:
+    """`lora` or `{name: lora, r: 16, training: {...}}` -> MethodEntry input."""
+    entries = []
+    for entry in methods or []:
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if isinstance(entry, dict) and "method" not in entry:
+            entry = dict(entry)
+            training = entry.pop("training", {})
+            entry = {"method": entry, "training": training}
+        entries.append(entry)
+    return entries

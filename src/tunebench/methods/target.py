@@ -1,0 +1,40 @@
+"""What a method changes: the model it returns, the transformer it edits, the head that trains
+with every method, and how peft should treat inputs and labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peft import TaskType
+from torch import nn
+from transformers import PreTrainedModel
+
+from tunebench.models.heads import SequenceClassifier
+
+
+@dataclass(frozen=True)
+class Target:
+    """`model` is what the method returns (wrapped by peft for the peft methods), `backbone` the
+    transformer whose blocks it changes, `head` what trains with every method (None for a
+    causal language model), and `peft_task` tells peft how inputs and labels flow: SEQ_CLS for
+    our classifiers and text encoder (they take peft's virtual tokens themselves), CAUSAL_LM for
+    a language model (virtual tokens get -100 labels, `generate` works).
+    """
+
+    model: nn.Module
+    backbone: nn.Module
+    head: nn.Module | None
+    peft_task: TaskType
+    backbone_path: str = ""
+
+    @classmethod
+    def of(cls, model: nn.Module, backbone_path: str = "") -> Target:
+        if isinstance(model, SequenceClassifier):  # also the text encoder and token classifier
+            return cls(model, model.backbone, model.classifier, TaskType.SEQ_CLS, backbone_path)
+        if isinstance(model, PreTrainedModel) and model.base_model is not model:
+            return cls(model, model.base_model, None, TaskType.CAUSAL_LM, backbone_path)
+        raise TypeError(f"cannot apply a method to {type(model).__name__}")
+
+    def train_head(self) -> None:
+        if self.head is not None:
+            self.head.requires_grad_(True)

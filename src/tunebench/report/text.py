@@ -1,0 +1,76 @@
+"""How the table's numbers read as text, the same in every format: a metric cell, a cost cell,
+step times, and the caption that says what the marks mean and what is missing."""
+
+from __future__ import annotations
+
+from tunebench.report.table import Cell, ReportTable
+
+
+def metric_text(cell: Cell, percent: bool) -> str:
+    """`97.17 ± 0.48` (percent metrics x 100), `0.4783 ± 0.0027`, or an em dash."""
+    if cell.mean is None:
+        return "—"
+    scale, spec = (100, ".2f") if percent else (1, ".4f")
+    text = format(cell.mean * scale, spec)
+    if cell.std is not None:
+        text += f" ± {format(cell.std * scale, spec)}"
+    return text
+
+
+def cost_text(key: str, cell: Cell) -> str:
+    """`12.3 s`, `1520`, `74.5K (0.33%)`, `0.28`."""
+    if cell.mean is None:
+        return "—"
+    if key == "train_seconds":
+        return format_seconds([cell.mean])
+    if key.endswith("trainable_params"):
+        share = f" ({100 * cell.share:.2f}%)" if cell.share is not None else ""
+        return human_count(cell.mean) + share
+    return format(cell.mean, ".0f" if key == "peak_host_mb" else ".2f")
+
+
+def human_count(count: float) -> str:
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if count >= scale:
+            return f"{count / scale:.1f}{suffix}"
+    return f"{count:.0f}"
+
+
+def format_seconds(steps: list[float]) -> str:
+    """[19800, 1800] -> '5.5 h + 30 min'."""
+    return " + ".join(_duration(s) for s in steps) if steps else "—"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+def caption_lines(table: ReportTable) -> list[str]:
+    """What the marks and numbers mean, and what is missing: shared by every format."""
+    lines = [
+        "Test metrics (accuracy-like ones in %), mean ± std over seeds; per column the best is "
+        "bold and the second best underlined; n = seeds."
+    ]
+    if table.timed:
+        lines.append(
+            "time: training seconds of each step (two_step: step 1 + step 2), mean over seeds."
+        )
+    if table.tested:
+        lines.append(
+            "† not significantly worse than the column's best (paired bootstrap over the test "
+            "examples, seeds averaged, 2,000 resamples, p ≥ 0.05)."
+        )
+    else:
+        lines.append(
+            "No significance tests: they need two or more rows per column whose runs stored "
+            "per-example test values (runs recorded by older versions did not)."
+        )
+    if table.failed:
+        lines.append(f"{table.failed} run(s) failed: see runs.json.")
+    if table.running:
+        lines.append(f"{table.running} run(s) still running or interrupted.")
+    return lines

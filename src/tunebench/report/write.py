@@ -1,0 +1,53 @@
+"""`tunebench report`: a study's comparison tables as Markdown and LaTeX, an HTML page with
+plots, and every run as CSV, Parquet and JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunebench.errors import UserError
+from tunebench.report.exports import write_csv, write_json, write_parquet
+from tunebench.report.html import render_html
+from tunebench.report.latex import render_latex
+from tunebench.report.markdown import render_markdown
+from tunebench.report.table import build_tables
+from tunebench.store import ResultsStore
+
+
+def write_report(
+    study_dir: Path, output: Path | None = None, metric: str | None = None
+) -> list[Path]:
+    """Write report.md, report.tex, report.html and runs.csv / .parquet / .json for the study
+    in `study_dir` into `output` (default: `study_dir/report`); return the paths written."""
+    database = study_dir / "results.sqlite"
+    if not database.is_file():
+        raise UserError(f"{study_dir}: no results.sqlite here; run a study into it first")
+    with ResultsStore(database) as store:
+        records = store.runs()
+    if not records:
+        raise UserError(f"{database}: no runs recorded yet")
+    folder = output or study_dir / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = build_tables(records, metric)
+    name = records[0].study
+    written = {
+        "report.md": f"# {name}\n\n" + "\n".join(render_markdown(t) for t in tables),
+        "report.tex": "\n".join(render_latex(t) for t in tables),
+        "report.html": render_html(name, tables, records),
+    }
+    paths = []
+    for filename, text in written.items():
+        paths.append(_write_text(folder / filename, text))
+    with (folder / "runs.json").open("w") as stream:
+        write_json(records, stream)
+    with (folder / "runs.csv").open("w", newline="") as stream:
+        write_csv(records, stream)
+    write_parquet(records, folder / "runs.parquet")
+    return [*paths, folder / "runs.json", folder / "runs.csv", folder / "runs.parquet"]
+
+
+def _write_text(path: Path, text: str) -> Path:
+    staging = path.with_suffix(path.suffix + ".tmp")
+    staging.write_text(text, encoding="utf-8")
+    staging.rename(path)  # a reader never sees half a file
+    return path

@@ -1,0 +1,142 @@
+"""The one run path: every run of every family, start to finish, in whatever process runs it.
+
+`run_one` records the run as started (with its provenance and data hash), `execute`s it and
+records the outcome: completed with its metrics, costs and history, or failed with its reason
+(`unsupported`, `diverged`, `out_of_memory`, or `error` with a traceback log). `execute` holds
+what every family shares: the accelerator, peak-memory metering, loading the data, handing the
+family its `RunContext`, writing the checkpoint, and assembling the costs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from tunebench.families.context import RunContext
+from tunebench.families.registry import family_for
+from tunebench.provenance import collect_provenance
+from tunebench.store import ResultsStore
+from tunebench.study.schema import StudyConfig
+from tunebench.study.spec import RunSpec
+from tunebench.training import metering
+from tunebench.training.config import TrainingConfig
+from tunebench.training.costs import Measured, run_costs, validation_seconds
+from tunebench.training.loop import RunFailed, StepCallback
+from tunebench.training.metrics import separate_examples
+from tunebench.training.optim import make_accelerator
+
+
+@dataclass
+class RunOutcome:
+    metrics: dict
+    costs: dict
+    history: list[dict]
+
+
+def execute(
+    spec: RunSpec,
+    folder: Path | None = None,
+    save_checkpoints: bool = False,
+    on_step: StepCallback | None = None,
+) -> RunOutcome:
+    """Train and test one run. `folder` is the study's (its cache and checkpoints live there);
+    without one (benchmarks) the cache is a temporary folder, removed afterwards."""
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="tunebench-run-") as scratch:
+            return execute(spec, Path(scratch), save_checkpoints, on_step)
+    family = family_for(spec.task)
+    wall_started = time.perf_counter()
+    with metering.PeakHostMemory() as host_memory:
+        accelerator = make_accelerator(spec.training or TrainingConfig())
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        data = family.load(spec.task)
+        context = RunContext(spec, family, data, accelerator, on_step, folder / "cache")
+        result = family.train_and_test(context)
+        checkpoint = result.checkpoint
+        if checkpoint is None:
+            checkpoint = metering.trainable_state(result.model) if result.model else {}
+        if save_checkpoints and checkpoint:
+            target = folder / "checkpoints" / spec.run_id
+            target.mkdir(parents=True, exist_ok=True)
+            save_file(checkpoint, target / "trainable.safetensors")
+    measured = Measured(
+        eval_seconds=result.test_seconds + validation_seconds(result.outcome),
+        wall_seconds=time.perf_counter() - wall_started,
+        peak_host_mb=host_memory.peak_mb,
+        processes=accelerator.num_processes,
+        peak_flops=metering.machine_peak_flops(accelerator.device),
+    )
+    per_token = None
+    if result.backbone is not None:
+        per_token = (result.token_model or result.model, result.backbone)
+    costs = run_costs(result.outcome, result.model, per_token, spec.training, checkpoint, measured)
+    history = result.history
+    if history is None:
+        history = result.outcome.history if result.outcome else []
+    return RunOutcome(result.metrics, {**costs, **result.costs}, history)
+
+
+def run_one(
+    spec: RunSpec,
+    study_name: str,
+    folder: Path,
+    save_checkpoints: bool,
+    store: ResultsStore,
+    on_step: StepCallback | None,
+) -> tuple[str, str | None]:
+    """Record, run and record again; returns (status, reason). One failing run never stops a
+    study: its reason is recorded."""
+    data = family_for(spec.task).load(spec.task)
+    start(store, spec, study_name, {**collect_provenance(), "data_sha256": data.data_sha256})
+    try:
+        outcome = execute(spec, folder, save_checkpoints, on_step)
+    except RunFailed as failure:
+        return fail(store, spec, str(failure))
+    except torch.OutOfMemoryError as error:
+        return fail(store, spec, f"out_of_memory: {error}")
+    except Exception as error:  # noqa: BLE001 - a broken run must not stop the study
+        log = folder / "logs" / f"{spec.run_id}.log"
+        log.parent.mkdir(exist_ok=True)
+        log.write_text(traceback.format_exc())
+        return fail(store, spec, f"error: {type(error).__name__}: {error} (traceback: {log})")
+    metrics = separate_examples(outcome.metrics)
+    store.finish(spec.run_id, "completed", metrics, outcome.costs, outcome.history)
+    return "completed", None
+
+
+def start(store: ResultsStore, spec: RunSpec, study_name: str, provenance: dict) -> None:
+    store.start(
+        spec.run_id,
+        study_name,
+        spec.backbone or "none",
+        spec.task.name,
+        spec.method.name if spec.method else "none",
+        spec.seed,
+        spec.flat(),
+        provenance,
+    )
+
+
+def fail(store: ResultsStore, spec: RunSpec, reason: str) -> tuple[str, str]:
+    store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
+    return "failed", reason
+
+
+def run_in_worker(
+    spec_data: dict, study_data: dict, output_dir: str, threads: int | None = None
+) -> tuple[str, str | None]:
+    """One run in a worker process (parallel or Slurm), recorded in the study's store."""
+    if threads:
+        torch.set_num_threads(threads)
+    study = StudyConfig.model_validate(study_data)
+    spec = RunSpec.model_validate(spec_data)
+    folder = Path(output_dir)
+    with ResultsStore(folder / "results.sqlite") as store:
+        return run_one(spec, study.name, folder, study.save_checkpoints, store, None)
