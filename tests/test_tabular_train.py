@@ -11,7 +11,11 @@ from tunebench.families.tabular.train import (
     evaluate_downstream,
     train_downstream,
 )
+from tunebench.training.config import TrainingConfig
 from tunebench.training.metrics import regression_metrics
+from tunebench.training.optim import make_accelerator
+
+ACCELERATOR = make_accelerator(TrainingConfig())
 
 
 def table(n: int, seed: int, problem: str) -> Features:
@@ -48,7 +52,10 @@ FAST = DownstreamTrainingConfig(max_epochs=30, patience=5, batch_size=64, learni
 def test_regression_learns_on_the_original_scale(name):
     train, validation = table(512, 0, "regression"), table(128, 1, "regression")
     mean, std = float(train.target.mean()), float(train.target.std())
-    outcome = train_downstream(build(name, 1), "regression", train, validation, FAST, 0, mean, std)
+    model = build(name, 1)
+    outcome = train_downstream(
+        model, "regression", train, validation, FAST, 0, ACCELERATOR, mean, std
+    )
     baseline = regression_metrics(np.full(128, mean), validation.target)["rmse"]
     assert outcome.best_validation["rmse"] < 0.5 * baseline
     assert outcome.best_validation["r2"] > 0.7
@@ -57,7 +64,8 @@ def test_regression_learns_on_the_original_scale(name):
 @pytest.mark.parametrize("name", ["ft_transformer", "mlp"])
 def test_classification_learns(name):
     train, validation = table(512, 0, "classification"), table(128, 1, "classification")
-    outcome = train_downstream(build(name, 2), "classification", train, validation, FAST, 0)
+    model = build(name, 2)
+    outcome = train_downstream(model, "classification", train, validation, FAST, 0, ACCELERATOR)
     assert outcome.best_validation["accuracy"] > 0.85
 
 
@@ -74,14 +82,16 @@ def test_best_epoch_is_restored_and_patience_stops():
         validation,
         config,
         0,
+        ACCELERATOR,
         mean,
         std,
-        on_epoch=lambda epoch, total, loss: reports.append((epoch, total, loss)),
+        on_step=lambda step, total, loss: reports.append((step, total, loss)),
     )
-    assert outcome.epochs == outcome.best_epoch + 1 + 3 or outcome.epochs == 200
-    # one progress report per epoch run, with that epoch's training loss
-    assert [(e, t) for e, t, _ in reports] == [(i + 1, 200) for i in range(outcome.epochs)]
-    assert [loss for *_, loss in reports] == [h["loss"] for h in outcome.history]
+    epochs = sum("validation" in entry for entry in outcome.history)
+    assert epochs == outcome.best_epoch + 1 + 3 or epochs == 200  # patience 3 stopped it
+    # the loop's progress reports: every 10 steps, of 4 steps per epoch x 200 epochs
+    assert reports and all(total == 4 * 200 and step % 10 == 0 for step, total, _ in reports)
+    assert [loss for *_, loss in reports] == [h["loss"] for h in outcome.history if "loss" in h]
     again = evaluate_downstream(model, "regression", validation, config, mean, std)
     assert again["rmse"] == pytest.approx(outcome.best_validation["rmse"], rel=1e-6)
 

@@ -63,6 +63,19 @@ class TaskSource(BaseModel):
     file_fields: ClassVar[tuple[str, ...]] = ()
     family_name: ClassVar[str] = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_own_family(cls, value: Any) -> Any:
+        """`family: tabular` on a family whose config has no `family` field (its family is a
+        property, so that the ids of runs recorded before the field existed stay)."""
+        if (
+            isinstance(value, dict)
+            and "family" not in cls.model_fields
+            and value.get("family") == cls.family_name
+        ):
+            value = {k: v for k, v in value.items() if k != "family"}
+        return value
+
     @model_validator(mode="after")
     def _check_source(self):
         listed = ", ".join(self.builtins)

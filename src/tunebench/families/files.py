@@ -139,6 +139,19 @@ def split_column(column: pd.Series, path: Path) -> dict[str, list[int]]:
     return parts
 
 
+def list_cell(value: Any) -> list | None:
+    """A cell holding a list: a JSON array in a CSV or JSONL string, a Parquet list, a list;
+    None for anything else."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    if hasattr(value, "tolist"):  # a Parquet list cell
+        value = value.tolist()
+    return value if isinstance(value, list) else None
+
+
 def jsonl(path: Path) -> list[dict]:
     """A packaged JSON-lines file (one object per line)."""
     with path.open(encoding="utf-8") as f:

