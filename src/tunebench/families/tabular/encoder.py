@@ -55,8 +55,7 @@ def step1(context: RunContext, backbone: Backbone, encoder: nn.Module) -> Step1:
         return Step1({**json.loads(record.read_text()), "reused": True})
     data = context.data
     width = encoder.config.hidden_size
-    d_out = len(data.label_names) if data.problem == "classification" else 1
-    head = TextHead([width] * len(data.text_columns), d_out)
+    head = TextHead([width] * len(data.text_columns), data.d_out)
     model = JointModel(encoder, head, data.problem, len(data.text_columns))
     joint = train_jointly(context, model, backbone.tokenizer)
     state = metering.trainable_state(encoder)

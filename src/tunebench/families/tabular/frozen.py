@@ -127,13 +127,12 @@ def _fit_torch(data, downstream, features, training, seed, accelerator, on_step)
 
     train, validation, test = features["train"], features["validation"], features["test"]
     torch.manual_seed(seed)
-    d_out = len(data.label_names) if data.problem == "classification" else 1
     model = DOWNSTREAM_MODELS[downstream.name].build(
         downstream,
         n_num=train.numeric.shape[1],
         cat_cardinalities=data.cardinalities,
         text_dims=[t.shape[1] for t in train.texts],
-        d_out=d_out,
+        d_out=data.d_out,
     )
     scale = (data.target_mean, data.target_std, data.label_names)
     problem = data.problem

@@ -96,7 +96,7 @@ def _one_step(context: RunContext, run: TabularRun) -> FamilyResult:
         n_num=data.train.numeric.shape[1],
         cat_cardinalities=data.cardinalities,
         text_dims=[width] * len(data.text_columns),
-        d_out=d_out(data),
+        d_out=data.d_out,
     )
     model = JointModel(encoder, downstream, data.problem, len(data.text_columns))
     tuned = [p for p in encoder.parameters() if p.requires_grad]
@@ -202,10 +202,6 @@ def _downstream_groups(downstream: nn.Module, settings: DownstreamTrainingConfig
         group.setdefault("weight_decay", settings.weight_decay)
         group["lr"] = settings.learning_rate
     return groups
-
-
-def d_out(data: TabularData) -> int:
-    return len(data.label_names) if data.problem == "classification" else 1
 
 
 PIPELINES: dict[str, Callable[[RunContext, TabularRun], FamilyResult]] = {

@@ -33,7 +33,11 @@ IGNORE = -100
 class TokenClassifier(SequenceClassifier):
     """Backbone -> dropout -> linear, on every position; cross-entropy over labelled ones.
     The logits are those of the last `labels.shape[1]` positions: peft's prompt tuning puts its
-    virtual tokens first (prefix tuning passes them as past keys and values instead)."""
+    virtual tokens first (prefix tuning passes them as past keys and values instead). It is a
+    `SequenceClassifier` that does not pool, so every method applies to it as to one."""
+
+    def __init__(self, backbone, num_labels: int, dropout: float = 0.1) -> None:
+        super().__init__(backbone, num_labels, pooling="last", dropout=dropout)
 
     def forward(
         self,
@@ -128,7 +132,7 @@ def train_and_test(context: RunContext) -> FamilyResult:
     task, spec, accelerator = context.data, context.spec, context.accelerator
     backbone = context.backbone()
     context.seed()  # the head's and the method's random initialisation
-    classifier = TokenClassifier(backbone.model, len(task.label_names), "last")
+    classifier = TokenClassifier(backbone.model, len(task.label_names))
     model = context.apply_method(classifier, backbone, "token_classifier")
     pad, config = backbone.tokenizer.pad_token_id, spec.training
     label_ids = {name: i for i, name in enumerate(task.label_names)}
