@@ -1,7 +1,7 @@
 """Where a study's runs execute: one after another here (`local`, the default), in N worker
 processes (`parallel`), or as a Slurm job array through submitit (`slurm`).
 
-Every executor runs the same worker function on each run (`study.run_in_worker`); the results
+Every executor runs the same worker function on each run (`run_path.run_in_worker`); the results
 store is the only state they share, and SQLite in WAL mode lets several processes write it at
 once (each write one transaction). A worker that dies (killed, out of host memory) leaves its
 run `running`; the study records it as failed and a re-run retries it. A study process that is
