@@ -131,9 +131,7 @@ def interval_figure(table: ReportTable, column: Column) -> go.Figure:
 def loss_figure(table: ReportTable, column: Column) -> go.Figure:
     figure = go.Figure()
     for row in table.rows:
-        for run in row.runs:
-            if run.task != column.key:
-                continue
+        for run in row.by_column.get(column.key, []):
             points = [h for h in run.history if "loss" in h and "step" in h]
             if points:
                 figure.add_trace(

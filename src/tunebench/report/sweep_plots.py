@@ -40,8 +40,8 @@ def sweep_figures(table: ReportTable, column: Column) -> list[go.Figure]:
     runs = [
         run
         for row in table.rows
-        for run in row.runs
-        if run.task == column.key and _metric(run, column) is not None
+        for run in row.by_column.get(column.key, [])
+        if _metric(run, column) is not None
     ]
     return [_figure(runs, key, column) for key in varied_settings(runs)]
 

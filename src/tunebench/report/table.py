@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from tunebench.errors import UserError
 from tunebench.families.base import Family
-from tunebench.families.labels import RowLayout
+from tunebench.families.labels import RowLayout, differing_settings
 from tunebench.families.registry import FAMILIES, family_of
 from tunebench.metrics import Metric
 from tunebench.report.stats import paired_bootstrap_p
@@ -48,7 +48,8 @@ class Cell:
 @dataclass(frozen=True)
 class Column:
     key: str
-    """A task's name, or a cost's key in `costs`."""
+    """A task's column (its name, plus the task settings that tell it apart from another
+    column of the same task: `sms_spam max_train_samples=1000`), or a cost's key in `costs`."""
     header: str
     lower_is_better: bool
     percent: bool = False
@@ -69,11 +70,13 @@ COSTS = {
 class Row:
     keys: list[str]
     cells: dict[str, Cell]
-    """task -> its metric's cell"""
+    """task column -> its metric's cell"""
     costs: dict[str, Cell]
     """cost key -> mean over the row's runs (peak RAM: max)"""
     runs: list[RunRecord]
     n: int
+    by_column: dict[str, list[RunRecord]] = field(default_factory=dict)
+    """task column -> the row's runs in it"""
 
 
 @dataclass
@@ -111,6 +114,7 @@ def build_table(records: list[RunRecord], metric: str | None = None) -> ReportTa
 def _table(layout: RowLayout, records: list[RunRecord], requested: str | None) -> ReportTable:
     completed = [r for r in records if r.status == "completed"]
     metrics = task_metrics(completed, requested)
+    columns = task_columns(completed)
     keys = layout.keys(completed)
     groups: dict[tuple[str, ...], list[RunRecord]] = {}
     for r in completed:
@@ -119,7 +123,7 @@ def _table(layout: RowLayout, records: list[RunRecord], requested: str | None) -
         Column(task, f"{task} {m.name}", not m.higher_is_better, m.percent, m.name, m)
         for task, m in metrics.items()
     ]
-    rows = [_row(list(k), runs, metrics, layout.costs) for k, runs in groups.items()]
+    rows = [_row(list(k), runs, metrics, columns, layout.costs) for k, runs in groups.items()]
     tested = False
     for column in tasks:
         tested |= _rank_and_test(rows, column)
@@ -142,19 +146,30 @@ def _family(record: RunRecord) -> Family:
     return FAMILIES[family_of(_task(record))]
 
 
+def task_columns(records: list[RunRecord]) -> dict[str, str]:
+    """run_id -> its task column: the task's name, plus `key=value` for each task setting in
+    which runs of that task differ (a study re-run with more training data keeps its earlier
+    runs), so that runs on different data are never averaged as if they were seeds."""
+    settings = differing_settings(
+        records, lambda r: r.task, lambda r: {k: v for k, v in _task(r).items() if k != "name"}
+    )
+    return {r.run_id: f"{r.task} {settings[r.run_id]}".rstrip() for r in records}
+
+
 def task_metrics(records: list[RunRecord], requested: str | None) -> dict[str, Metric]:
-    """task -> the test metric its column shows: `requested` where the task's runs report it,
+    """task column -> the test metric it shows: `requested` where the task's runs report it,
     else the task's family's default (accuracy, entity F1, perplexity, MSE for regression...)."""
+    columns = task_columns(records)
     shown: dict[str, Metric] = {}
     for r in records:
-        if r.task in shown:
+        if columns[r.run_id] in shown:
             continue
         family = _family(r)
         reported = r.metrics.get("test", {})
         if requested is not None and requested in reported and requested in family.metrics:
-            shown[r.task] = family.metric(requested)
+            shown[columns[r.run_id]] = family.metric(requested)
         else:
-            shown[r.task] = family.metric(family.report_metric(_task(r)))
+            shown[columns[r.run_id]] = family.metric(family.report_metric(_task(r)))
     return shown
 
 
@@ -170,10 +185,16 @@ def _check_metric(records: list[RunRecord], requested: str | None) -> None:
         )
 
 
-def _row(keys: list[str], runs: list[RunRecord], metrics: dict[str, Metric], costs) -> Row:
-    cells = {}
+def _row(
+    keys: list[str],
+    runs: list[RunRecord],
+    metrics: dict[str, Metric],
+    columns: dict[str, str],
+    costs: tuple[str, ...],
+) -> Row:
+    cells, by_column = {}, {}
     for task, metric in metrics.items():
-        mine = [r for r in runs if r.task == task]
+        mine = by_column[task] = [r for r in runs if columns[r.run_id] == task]
         cell = _stats([r.metrics.get("test", {}).get(metric.name) for r in mine])
         steps = [r.costs.get("step_seconds") or [] for r in mine]
         cell.seconds = [statistics.fmean(s) for s in zip(*steps, strict=False)]
@@ -187,7 +208,7 @@ def _row(keys: list[str], runs: list[RunRecord], metrics: dict[str, Metric], cos
         trainable = row_costs["trainable_params"].mean
         if total and trainable is not None:
             row_costs["trainable_params"].share = trainable / total
-    return Row(keys, cells, row_costs, runs, len({r.seed for r in runs}))
+    return Row(keys, cells, row_costs, runs, len({r.seed for r in runs}), by_column)
 
 
 def _stats(values: list[float | None]) -> Cell:
@@ -228,11 +249,7 @@ def _rank_and_test(rows: list[Row], column: Column) -> bool:
 
 
 def _examples(row: Row, task: str) -> list[dict]:
-    return [
-        r.metrics["test_examples"]
-        for r in row.runs
-        if r.task == task and "test_examples" in r.metrics
-    ]
+    return [r.metrics["test_examples"] for r in row.by_column[task] if "test_examples" in r.metrics]
 
 
 def _same_test_set(a: Row, b: Row, task: str) -> bool:
@@ -242,8 +259,7 @@ def _same_test_set(a: Row, b: Row, task: str) -> bool:
     def identity(row: Row) -> set[str]:
         return {
             repr((r.config.get("task"), r.provenance.get("data_sha256")))
-            for r in row.runs
-            if r.task == task
+            for r in row.by_column[task]
         }
 
     return len(identity(a) | identity(b)) == 1
