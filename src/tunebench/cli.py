@@ -72,9 +72,10 @@ def run(
         torch.set_num_threads(threads)
     folder = output or Path("runs") / study.name
     summary = run_study(study, folder, console)
+    elsewhere = f", {summary.elsewhere} by another process" if summary.elsewhere else ""
     console.print(
         f"{summary.total} runs: {summary.completed} completed now, {summary.skipped} already "
-        f"done, {summary.failed} failed. Results: {folder / 'results.sqlite'}"
+        f"done{elsewhere}, {summary.failed} failed. Results: {folder / 'results.sqlite'}"
     )
     results(folder, Format.table, None)
     if summary.failed:

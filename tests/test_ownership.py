@@ -1,0 +1,138 @@
+"""Several `tunebench run` processes on one study folder cooperate: each run is trained once,
+a run held by a live process is left to it (and waited for), a killed process's run is taken
+over, and nothing recorded is overwritten. Then a bounded soak: random kills of studies and of
+their workers, concurrent processes, resumes (TUNEBENCH_SOAK_CYCLES sets how many cycles)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tunebench.store import ResultsStore
+
+HOOKS = Path(__file__).parent / "hooks"
+STUDY = """
+name: shared
+backbones: [{lm}]
+tasks: [{{name: words, path: {task}}}]
+methods: [frozen, {{name: lora, r: 4}}]
+seeds: [0, 1, 2, 3]
+training: {{epochs: {epochs}, batch_size: 8, max_length: 24}}
+"""
+
+
+def _study(tiny_assets, tmp_path, epochs: int = 6) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        STUDY.format(lm=tiny_assets / "lm", task=tiny_assets / "task.csv", epochs=epochs)
+    )
+    return path
+
+
+def _start(study: Path, out: Path, log: Path, *extra: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TUNEBENCH_TRAIN_LOG": str(log),
+        "PYTHONPATH": os.pathsep.join([str(HOOKS), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [sys.executable, "-m", "tunebench.cli", "run", str(study), "-o", str(out), *extra]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _trainings(log: Path) -> Counter:
+    """How often each run's training ran to its end."""
+    lines = log.read_text().split("\n") if log.exists() else []
+    return Counter(line.split()[1] for line in lines if line.startswith("end "))
+
+
+def _holding(store_path: Path, pid: int, timeout: float = 120.0) -> str:
+    """Wait until process `pid` holds a run; its id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store_path.exists():
+            with ResultsStore(store_path, readonly=True) as store:
+                for record in store.runs("running"):
+                    owner, _ = store.holder(record.run_id)
+                    if owner is not None and owner.pid == pid:
+                        return record.run_id
+        time.sleep(0.2)
+    raise AssertionError(f"process {pid} never held a run")
+
+
+def _check(out: Path, log: Path, runs: int) -> None:
+    """Every run completed once, no completed run trained again, the store intact."""
+    with ResultsStore(out / "results.sqlite") as store:
+        records = store.runs()
+    assert len(records) == runs and {r.status for r in records} == {"completed"}
+    completed_trainings = _trainings(log)
+    assert set(completed_trainings) == {r.run_id for r in records}
+    assert max(completed_trainings.values()) == 1, completed_trainings
+    integrity = sqlite3.connect(out / "results.sqlite").execute("PRAGMA integrity_check")
+    assert integrity.fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize("second", ["local", "parallel"])
+def test_two_processes_on_one_folder_train_each_run_once(tiny_assets, tmp_path, second):
+    study, out, log = _study(tiny_assets, tmp_path), tmp_path / "out", tmp_path / "train.log"
+    first = _start(study, out, log)
+    _holding(out / "results.sqlite", first.pid)
+    extra = ("--executor", "parallel", "--workers", "2") if second == "parallel" else ()
+    other = _start(study, out, log, *extra)
+    outputs = [first.communicate(timeout=600)[0], other.communicate(timeout=600)[0]]
+    assert [first.returncode, other.returncode] == [0, 0], outputs
+    _check(out, log, 8)
+    completed_by = [int(text.split(" completed now")[0].split(": ")[-1]) for text in outputs]
+    assert sum(completed_by) == 8  # each process trained its share, none twice
+
+
+def test_a_killed_process_leaves_its_run_to_the_other(tiny_assets, tmp_path):
+    study, out, log = _study(tiny_assets, tmp_path), tmp_path / "out", tmp_path / "train.log"
+    first = _start(study, out, log)
+    _holding(out / "results.sqlite", first.pid)
+    second = _start(study, out, log)
+    held = _holding(out / "results.sqlite", second.pid)
+    second.kill()  # kill -9 while it trains `held`
+    second.wait()
+    output = first.communicate(timeout=600)[0]
+    assert first.returncode == 0, output
+    _check(out, log, 8)
+    assert _trainings(log)[held] == 1  # taken over and trained to its end once, by the first
+
+
+def test_soak_random_kills_and_concurrent_processes(tiny_assets, tmp_path):
+    cycles = int(os.environ.get("TUNEBENCH_SOAK_CYCLES", "2"))
+    rng = random.Random(0)
+    for cycle in range(cycles):
+        out, log = tmp_path / f"out{cycle}", tmp_path / f"train{cycle}.log"
+        study = _study(tiny_assets, tmp_path, epochs=rng.choice([4, 8]))
+        processes = [_start(study, out, log), _start(study, out, log, "--executor", "parallel")]
+        time.sleep(rng.uniform(3.0, 10.0))
+        victim = rng.choice(processes + _workers(processes[1]))
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(victim.pid).send_signal(signal.SIGKILL)
+        for process in processes:
+            process.communicate(timeout=600)
+        resumed = _start(study, out, log)  # whatever was lost is done now, and only that
+        assert resumed.wait(timeout=600) == 0, resumed.communicate()[0]
+        _check(out, log, 8)
+
+
+def _workers(parent: subprocess.Popen) -> list:
+    try:
+        return psutil.Process(parent.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
