@@ -136,3 +136,136 @@ def _workers(parent: subprocess.Popen) -> list:
         return psutil.Process(parent.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+
+
+def test_a_result_the_store_cannot_take_is_kept_and_recorded_next_time(
+    tiny_assets, tmp_path, monkeypatch
+):
+    import io
+
+    from rich.console import Console
+
+    from tunebench import pending
+    from tunebench.errors import UserError
+    from tunebench.study import run_path
+    from tunebench.study.load import load_study
+    from tunebench.study.runner import run_study
+
+    study = load_study(_study(tiny_assets, tmp_path, epochs=1))
+    out = tmp_path / "out"
+    real_finish = ResultsStore.finish
+
+    def full_disk(self, run_id, status, *args, **kwargs):
+        if status == "completed":
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_finish(self, run_id, status, *args, **kwargs)
+
+    trained = []
+    real_execute = run_path.execute
+    monkeypatch.setattr(
+        run_path,
+        "execute",
+        lambda spec, *a, **k: trained.append(spec.run_id) or real_execute(spec, *a, **k),
+    )
+    monkeypatch.setattr(ResultsStore, "finish", full_disk)
+    monkeypatch.setattr(pending, "RETRY_SECONDS", 0.0)
+    with pytest.raises(
+        UserError, match=r"could not record run \w+ .*database or disk is full.*kept in"
+    ):
+        run_study(study, out, Console(file=io.StringIO()))
+    (kept,) = (out / "pending").glob("*.json")
+    assert trained == [kept.stem]  # the study stopped after the first result it could not write
+    monkeypatch.setattr(ResultsStore, "finish", real_finish)
+    log = Console(file=io.StringIO())
+    summary = run_study(study, out, log)
+    assert "recorded 1 result(s) kept in" in log.file.getvalue()
+    assert not list((out / "pending").glob("*.json"))
+    assert (summary.skipped, summary.completed) == (1, 7)
+    assert trained.count(kept.stem) == 1  # imported, not trained again
+    with ResultsStore(out / "results.sqlite") as store:
+        assert store.record(kept.stem).metrics["test"]["accuracy"] >= 0
+
+
+def test_a_full_disk_at_the_end_of_a_run_loses_no_result(tiny_assets, tmp_path, monkeypatch):
+    """A real write failure (the store's file may not grow: EFBIG, as on a full disk): the
+    result goes to a pending file, one line says so, exit 2; the next run records it."""
+    study, out, log = _study(tiny_assets, tmp_path, epochs=1), tmp_path / "out", tmp_path / "t.log"
+    monkeypatch.setenv("TUNEBENCH_FULL_DISK_AT_FINISH", "1")
+    monkeypatch.setattr("tunebench.pending.RETRY_SECONDS", 0.0)
+    full = _start(study, out, log)
+    output = full.communicate(timeout=600)[0]
+    assert full.returncode == 2, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "kept in" in errors[0] and "Traceback" not in output
+    (kept,) = (out / "pending").glob("*.json")
+    monkeypatch.delenv("TUNEBENCH_FULL_DISK_AT_FINISH")
+    resumed = _start(study, out, log)
+    assert resumed.wait(timeout=600) == 0, resumed.communicate()[0]
+    _check(out, log, 8)
+    assert _trainings(log)[kept.stem] == 1
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="needs root to become nobody")
+def test_a_read_only_study_folder_is_one_line_before_anything_runs(tiny_assets, tmp_path):
+    import pwd
+    import shutil
+    import tempfile
+
+    try:
+        pwd.getpwnam("nobody")
+        subprocess.run([sys.executable, "-c", "import tunebench"], user="nobody", check=True)
+    except (KeyError, OSError, subprocess.CalledProcessError):
+        pytest.skip("user 'nobody' cannot run this Python (its files are not readable to it)")
+    shared = Path(tempfile.mkdtemp(prefix="tunebench-ro-"))
+    try:
+        shutil.copytree(tiny_assets, shared / "assets")
+        study = _study(shared / "assets", shared, epochs=1)
+        out, log = shared / "out", shared / "t.log"
+        assert _start(study, out, log).wait(timeout=600) == 0  # a finished study, as root
+        before = (out / "results.sqlite").read_bytes()
+        (shared / "cache").mkdir()
+        os.chmod(shared / "cache", 0o777)
+        for path in [shared, *shared.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        os.chmod(shared / "cache", 0o777)
+        env = {
+            **os.environ,
+            "TUNEBENCH_CACHE": str(shared / "cache"),
+            "HOME": str(shared / "cache"),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "tunebench.cli", "run", str(study), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            user="nobody",
+            env=env,
+            timeout=600,
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.count("\n") == 1 and str(out) in done.stderr, done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+        assert (out / "results.sqlite").read_bytes() == before
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_a_store_that_cannot_be_written_is_one_message_before_training(
+    tiny_assets, tmp_path, monkeypatch
+):
+    """Where no other user can run this Python, the read-only case as SQLite reports it."""
+    import io
+
+    from rich.console import Console
+
+    from tunebench.errors import UserError
+    from tunebench.study.load import load_study
+    from tunebench.study.runner import run_study
+
+    def read_only(self, *args, **kwargs):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(ResultsStore, "__init__", read_only)
+    out = tmp_path / "out"
+    with pytest.raises(UserError, match="cannot write the study's folder or store .*readonly"):
+        run_study(load_study(_study(tiny_assets, tmp_path)), out, Console(file=io.StringIO()))
+    assert not (out / "results.sqlite").exists()

@@ -18,3 +18,23 @@ if os.environ.get("TUNEBENCH_TRAIN_LOG"):
         return outcome
 
     run_path.execute = _logged
+
+if os.environ.get("TUNEBENCH_FULL_DISK_AT_FINISH"):
+    # Before the first result is recorded, no file of this process may grow any more: the
+    # store's write-ahead log can take no new frame, as on a full disk (a real EFBIG).
+    import resource
+    import signal
+    from pathlib import Path
+
+    import tunebench.study.run_path as run_path
+
+    _record = run_path.record_outcome
+
+    def _full(store, *args, **kwargs):
+        wal = Path(f"{store.path}-wal")
+        size = wal.stat().st_size if wal.exists() else store.path.stat().st_size
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        return _record(store, *args, **kwargs)
+
+    run_path.record_outcome = _full

@@ -8,9 +8,12 @@ loaded from there afterwards (well under a second).
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import sys
 import tempfile
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -100,14 +103,40 @@ def model_path(name: str) -> str:
 
 
 def load_config(name: str, trust_remote_code: bool = False) -> PretrainedConfig:
-    """The backbone's config: cheap, so a study checks every backbone before training any."""
+    """The backbone's config: cheap, so a study checks every backbone before training any. A
+    Hub id is looked up in the local cache first, and on the Hub only when it answers at once
+    (no minute of retries on a machine without access)."""
+    path = model_path(name)
+    hub_id = not Path(path).exists()
     try:
-        return AutoConfig.from_pretrained(model_path(name), trust_remote_code=trust_remote_code)
+        if hub_id:
+            try:
+                return AutoConfig.from_pretrained(
+                    path, trust_remote_code=trust_remote_code, local_files_only=True
+                )
+            except OSError:
+                if not _hub_reachable():
+                    raise OSError(
+                        "not in the local cache, and the Hugging Face Hub does not answer"
+                    ) from None
+        return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as error:
         raise UserError(
             f"backbone '{name}': not a packaged alias ({', '.join(ALIASES)}), a local model "
             f"folder, or a reachable Hugging Face id ({error})"
         ) from error
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub (or $HF_ENDPOINT) accepts a connection within `timeout`."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+        return False
+    endpoint = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def load_backbone(name: str, trust_remote_code: bool = False) -> Backbone:
