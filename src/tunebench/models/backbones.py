@@ -108,6 +108,9 @@ def load_config(name: str, trust_remote_code: bool = False) -> PretrainedConfig:
     (no minute of retries on a machine without access)."""
     path = model_path(name)
     hub_id = not Path(path).exists()
+    if not hub_id and not (Path(path) / "config.json").is_file():
+        # Without this, transformers guesses a model type from the folder's name ("empty" → mpt).
+        raise UserError(f"backbone '{name}': {path} is not a model folder (no config.json in it)")
     try:
         if hub_id:
             try:
