@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click
 
+from tunebench import interrupt
 from tunebench.errors import UserError
 
 app = typer.Typer(
@@ -238,6 +239,7 @@ def _quiet_libraries() -> None:
 def main() -> None:
     """The command, with every way it can end as one clear line: a user error (exit 2), a bad
     flag or argument (exit 2), Ctrl-C (exit 130, completed runs kept)."""
+    interrupt.catch()
     try:
         code = app(standalone_mode=False)
     except UserError as error:

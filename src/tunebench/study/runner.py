@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from tunebench import interrupt
 from tunebench.errors import UserError
 from tunebench.families.registry import family_for
 from tunebench.methods import METHODS
@@ -207,9 +208,11 @@ class _Session:
         """The local executor: one run after another, each with its own progress bar."""
         study = self.study
         for spec in todo:
+            interrupt.check()
             steps = self.progress.add_task(spec.label(), total=None, loss="")
 
             def on_step(step: int, total: int, loss: float | None, steps=steps) -> None:
+                interrupt.check()  # a Ctrl-C that Python lost in a finaliser stops here
                 shown = f"loss {loss:.4f}" if loss is not None else ""
                 self.progress.update(steps, completed=step, total=total, loss=shown)
 
