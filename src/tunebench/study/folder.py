@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tunebench.errors import UserError
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
 
 def check_output_folder(folder: Path) -> None:
     """UserError unless `folder` is, or can be made as, a folder this process may write in
@@ -23,5 +25,11 @@ def check_output_folder(folder: Path) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"output folder {folder}: no permission to write in {existing}")
     store = folder / "results.sqlite"
+    if store.is_dir():
+        raise UserError(f"{store} is a folder; expected a results file (results.sqlite)")
     if store.exists() and not os.access(store, os.R_OK | os.W_OK):
         raise UserError(f"output folder {folder}: no permission to write {store}")
+    if store.exists() and store.stat().st_size:
+        with store.open("rb") as file:
+            if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise UserError(f"{store} is not a tunebench results store (not an SQLite file)")

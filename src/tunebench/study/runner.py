@@ -2,8 +2,8 @@
 
 Completed runs are skipped on a re-run; failed and interrupted ones (left 'running' by a killed
 process) are tried again. One failing run never stops the study: its reason is recorded. Before
-any training, every task's data is loaded and every backbone's config read, so a bad file or an
-unknown model stops the study with one message.
+any training, the study passes `checks.checked_runs`, so a bad file or an unknown model stops it
+with one message.
 """
 
 from __future__ import annotations
@@ -26,19 +26,13 @@ from rich.progress import (
 
 from tunebench import interrupt
 from tunebench.errors import UserError
-from tunebench.families.registry import family_for
-from tunebench.methods import METHODS
-from tunebench.models.backbones import load_config
-from tunebench.models.shape import backbone_shape
 from tunebench.owners import this_process
 from tunebench.pending import import_pending
 from tunebench.records import utc_now
 from tunebench.store import ResultsStore
+from tunebench.study.checks import checked_runs
 from tunebench.study.distributed import FollowerStore, process_state
 from tunebench.study.executors import LocalExecutor, ParallelExecutor, run_parallel, run_slurm
-from tunebench.study.expand import expand
-from tunebench.study.folder import check_output_folder
-from tunebench.study.load import first_points
 from tunebench.study.run_path import record_failure, run_in_worker, run_one
 from tunebench.study.spec import RunSpec
 from tunebench.study.tpe import run_tpe
@@ -62,9 +56,7 @@ def run_study(
     study, output_dir: Path, console: Console, source: Path | None = None
 ) -> StudySummary:
     """Run (or resume) `study` into `output_dir`; `source` is its file, named in messages."""
-    check_output_folder(output_dir)
-    runs = expand(study, first_points(study))
-    check_inputs(study, runs, source)
+    runs = checked_runs(study, output_dir, source)
     state = process_state()
     if state.num_processes > 1 and not isinstance(study.executor, LocalExecutor):
         raise UserError("executor: a study under `accelerate launch` runs with `local` only")
@@ -101,32 +93,6 @@ def _prepare_folder(study, output_dir: Path, console: Console) -> None:
         ) from None
     if imported:
         console.print(f"recorded {imported} result(s) kept in {output_dir / 'pending'}")
-
-
-def check_inputs(study, runs: list[RunSpec], source: Path | None = None) -> None:
-    """Load every task's data, read every backbone's config and check every method's settings
-    against its backbone's modules: bad data, an unknown backbone or a misnamed module stops the
-    study before any training, with one message (naming `source`, the study file)."""
-    prefix = f"{source}: " if source else ""
-    for task in {spec.task.model_dump_json(): spec.task for spec in runs}.values():
-        family_for(task).load(task)
-    for backbone in dict.fromkeys(spec.backbone for spec in runs if spec.backbone):
-        where = (
-            f"backbones.{study.backbones.index(backbone)}"
-            if backbone in study.backbones
-            else "grids"
-        )
-        try:
-            load_config(backbone, study.trust_remote_code)
-        except UserError as error:
-            raise UserError(f"{prefix}{where}: {error}") from None
-    for spec in runs:
-        if spec.backbone is None or spec.method is None:
-            continue
-        shape = backbone_shape(spec.backbone, study.trust_remote_code)
-        misfit = METHODS[spec.method.name].misfit(spec.method, shape)
-        if misfit is not None:
-            raise UserError(f"{prefix}methods: {spec.method.name} on {spec.backbone}: {misfit}")
 
 
 @dataclass
