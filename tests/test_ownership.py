@@ -60,14 +60,15 @@ def _trainings(log: Path) -> Counter:
 
 
 def _holding(store_path: Path, pid: int, timeout: float = 120.0) -> str:
-    """Wait until process `pid` holds a run; its id."""
+    """Wait until process `pid` (or one of its workers) holds a run; its id."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if store_path.exists():
+            pids = {pid, *(worker.pid for worker in _workers_of(pid))}
             with ResultsStore(store_path, readonly=True) as store:
                 for record in store.runs("running"):
                     owner, _ = store.holder(record.run_id)
-                    if owner is not None and owner.pid == pid:
+                    if owner is not None and owner.pid in pids:
                         return record.run_id
         time.sleep(0.2)
     raise AssertionError(f"process {pid} never held a run")
@@ -85,13 +86,21 @@ def _check(out: Path, log: Path, runs: int) -> None:
     assert integrity.fetchone()[0] == "ok"
 
 
-@pytest.mark.parametrize("second", ["local", "parallel"])
-def test_two_processes_on_one_folder_train_each_run_once(tiny_assets, tmp_path, second):
+PARALLEL = ("--executor", "parallel", "--workers", "2")
+
+
+@pytest.mark.parametrize(
+    ("first_executor", "second_executor"),
+    [("local", "local"), ("local", "parallel"), ("parallel", "local")],
+)
+def test_two_processes_on_one_folder_train_each_run_once(
+    tiny_assets, tmp_path, first_executor, second_executor
+):
+    """Started in either order: the second finds runs held by the first and leaves them."""
     study, out, log = _study(tiny_assets, tmp_path), tmp_path / "out", tmp_path / "train.log"
-    first = _start(study, out, log)
+    first = _start(study, out, log, *(PARALLEL if first_executor == "parallel" else ()))
     _holding(out / "results.sqlite", first.pid)
-    extra = ("--executor", "parallel", "--workers", "2") if second == "parallel" else ()
-    other = _start(study, out, log, *extra)
+    other = _start(study, out, log, *(PARALLEL if second_executor == "parallel" else ()))
     outputs = [first.communicate(timeout=600)[0], other.communicate(timeout=600)[0]]
     assert [first.returncode, other.returncode] == [0, 0], outputs
     _check(out, log, 8)
@@ -100,7 +109,8 @@ def test_two_processes_on_one_folder_train_each_run_once(tiny_assets, tmp_path, 
 
 
 def test_a_killed_process_leaves_its_run_to_the_other(tiny_assets, tmp_path):
-    study, out, log = _study(tiny_assets, tmp_path), tmp_path / "out", tmp_path / "train.log"
+    # runs long enough that the first process is still busy when the second has started
+    study, out, log = _study(tiny_assets, tmp_path, 40), tmp_path / "out", tmp_path / "train.log"
     first = _start(study, out, log)
     _holding(out / "results.sqlite", first.pid)
     second = _start(study, out, log)
@@ -132,8 +142,12 @@ def test_soak_random_kills_and_concurrent_processes(tiny_assets, tmp_path):
 
 
 def _workers(parent: subprocess.Popen) -> list:
+    return _workers_of(parent.pid)
+
+
+def _workers_of(pid: int) -> list:
     try:
-        return psutil.Process(parent.pid).children(recursive=True)
+        return psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
 
