@@ -22,7 +22,7 @@ from transformers import AutoModel, AutoTokenizer
 from bench.__main__ import RESULTS, machine
 from tunebench.families.classification import ClassificationTask as TaskConfig
 from tunebench.families.registry import load_task
-from tunebench.models.backbones import model_path
+from tunebench.models.locate import model_path
 
 LENGTHS = (64, 128, 256)
 BATCH = 16

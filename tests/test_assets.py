@@ -14,7 +14,7 @@ import pytest
 from tunebench import assets
 from tunebench.cli import packaged_assets
 from tunebench.errors import UserError
-from tunebench.models.backbones import ALIASES, MINILM_SUBDIR, SMOLLM2_GGUF
+from tunebench.models.locate import ALIASES, MINILM_SUBDIR, SMOLLM2_GGUF
 
 MEMBERS = {
     "fakepkg/data/keep/a.txt": b"alpha",

@@ -70,3 +70,27 @@ def test_unknown_backbone_stops_the_study_before_training(tmp_path):
     assert done.returncode == 2
     assert f"backbone '{missing}'" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out" / "results.sqlite").exists()
+
+
+def test_ctrl_c_says_what_is_kept_and_the_same_command_resumes(tiny_assets, tmp_path):
+    import signal
+
+    from test_ownership import _check, _holding, _start, _study
+
+    from tunebench.cli import INTERRUPTED_MESSAGE
+
+    study, out, log = _study(tiny_assets, tmp_path), tmp_path / "out", tmp_path / "train.log"
+    # A child inherits an ignored SIGINT (CI may start us so); a handled one is reset to default.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        running = _start(study, out, log)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _holding(out / "results.sqlite", running.pid)
+    running.send_signal(signal.SIGINT)
+    output = running.communicate(timeout=120)[0]
+    assert running.returncode == 130, output
+    assert INTERRUPTED_MESSAGE in output and "Traceback" not in output
+    resumed = _start(study, out, log)
+    assert resumed.wait(timeout=600) == 0, resumed.communicate()[0]
+    _check(out, log, 8)

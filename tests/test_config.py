@@ -40,6 +40,12 @@ def test_a_study_expands_into_its_grid(tmp_path):
     assert prompt.training.learning_rate == 0.1  # per-method override wins over the default
 
 
+def test_a_repeated_grid_entry_is_one_run(tmp_path):
+    text = GOOD.replace("  - frozen\n", "  - frozen\n  - frozen\n").replace("[0, 1]", "[0, 0, 1]")
+    once = len(expand(load_study(write(tmp_path, GOOD))))
+    assert len(expand(load_study(write(tmp_path, text)))) == once
+
+
 def test_run_ids_are_stable_and_follow_the_config(tmp_path):
     first = [run.run_id for run in expand(load_study(write(tmp_path, GOOD)))]
     again = [run.run_id for run in expand(load_study(write(tmp_path, GOOD)))]

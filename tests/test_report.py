@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tunebench.owners import this_process
+from tunebench.records import NewRun
 from tunebench.report.plots import pareto_front
 from tunebench.report.table import build_table
 from tunebench.report.write import write_report
@@ -35,7 +37,8 @@ def _store(folder: Path, hostile: bool = False) -> Path:
                 run_id = f"{method}-{seed}"
                 name = {"name": method, **({"r": 8} if method == "lora" else {})}
                 config = {"task": {"name": task}, "method": name, "training": {"epochs": 2}}
-                store.start(run_id, "demo", "tiny", task, method, seed, config, {"torch": "2"})
+                run = NewRun(run_id, "demo", "tiny", task, method, seed, config, {"torch": "2"})
+                store.claim(run, this_process())
                 metrics = {
                     "test": {"accuracy": float(np.mean(prediction == labels))},
                     "validation": {"accuracy": 0.5},
@@ -51,7 +54,9 @@ def _store(folder: Path, hostile: bool = False) -> Path:
                 store.finish(run_id, "completed", metrics, costs, history)
         if hostile:
             config = {"task": {"name": task}, "method": {"name": HOSTILE}, "training": {}}
-            store.start("odd", "demo", HOSTILE, task, HOSTILE, 0, config, {})
+            store.claim(
+                NewRun("odd", "demo", HOSTILE, task, HOSTILE, 0, config, {}), this_process()
+            )
             store.finish("odd", "failed", {}, {}, [], reason=HOSTILE)
     return folder
 

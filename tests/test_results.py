@@ -12,11 +12,11 @@ from rich.console import Console
 
 from tunebench.errors import UserError
 from tunebench.families.labels import method_labels
+from tunebench.records import RunRecord
 from tunebench.report.exports import records_to_dicts, write_csv, write_json
 from tunebench.report.markdown import render_markdown
 from tunebench.report.table import build_table, build_tables
 from tunebench.report.terminal import render_terminal
-from tunebench.store import RunRecord
 
 
 def _record(

@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import time
+from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -16,14 +17,17 @@ import pytest
 
 from tunebench.errors import UserError
 from tunebench.families.labels import method_labels
-from tunebench.store import ResultsStore, RunRecord
+from tunebench.owners import STALE_SECONDS as STALE
+from tunebench.owners import Owner, this_process
+from tunebench.records import NewRun, RunRecord
+from tunebench.store import ResultsStore
 
 METRICS = {"test": {"accuracy": 0.1 + 0.2, "loss": 1 / 3}, "validation": {"accuracy": 0.5}}
 COSTS = {"train_seconds": 12.5, "peak_host_mb": 812.25, "trainable_params": 74_500}
 
 
-def _start(store: ResultsStore, run_id: str, seed: int = 0) -> None:
-    store.start(
+def _run(run_id: str, seed: int = 0) -> NewRun:
+    return NewRun(
         run_id,
         study="demo",
         backbone="bert-tiny",
@@ -33,6 +37,10 @@ def _start(store: ResultsStore, run_id: str, seed: int = 0) -> None:
         config={"method": {"name": "lora", "r": 8}, "lr": 1e-4},
         provenance={"versions": {"torch": "2.13.0"}},
     )
+
+
+def _start(store: ResultsStore, run_id: str, seed: int = 0, owner: Owner | None = None) -> str:
+    return store.claim(_run(run_id, seed), owner or this_process())
 
 
 def _write_runs(path: Path, prefix: str, count: int) -> None:
@@ -195,6 +203,84 @@ def test_a_run_recorded_before_a_setting_existed_reads_as_its_default(tmp_path: 
     lacks (training/config.py ADDED_LATER)."""
     with ResultsStore(tmp_path / "results.sqlite") as store:
         for run_id, training in [("old", {"epochs": 2}), ("new", dict(NEW_TRAINING))]:
-            store.start(run_id, "demo", "bert-tiny", "sst2", "lora", 0, {"training": training}, {})
+            store.claim(
+                NewRun(run_id, "demo", "bert-tiny", "sst2", "lora", 0, {"training": training}, {}),
+                this_process(),
+            )
         assert store.record("old").config["training"] == NEW_TRAINING
         assert method_labels(store.runs()) == {"old": "lora", "new": "lora"}
+
+
+def _owner(**changes) -> Owner:
+    """An owner like this process, with `changes` (another token, pid or host)."""
+    me = this_process()
+    fields = {"host": me.host, "pid": me.pid, "started": me.started, "token": "other", **changes}
+    return Owner(**fields)
+
+
+def test_a_claim_never_takes_a_completed_run(tmp_path: Path) -> None:
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        assert _start(store, "r1") == "claimed"
+        store.finish("r1", "completed", METRICS, COSTS, [], owner=this_process())
+        assert _start(store, "r1", owner=_owner(pid=1, token="new")) == "completed"
+        assert store.record("r1").metrics == METRICS
+
+
+def test_a_live_owner_keeps_its_run_and_a_dead_one_loses_it(tmp_path: Path) -> None:
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        alive = _owner()  # this very process, under another token: alive
+        assert _start(store, "r1", owner=alive) == "claimed"
+        assert _start(store, "r1") == alive  # held: not taken
+        dead = _owner(pid=2**22 + 12345, token="dead")  # no such process on this host
+        assert _start(store, "r2", owner=dead) == "claimed"
+        assert _start(store, "r2") == "claimed"  # taken over
+        assert store.holder("r2")[0] == this_process()
+
+
+def test_an_owner_on_another_host_lives_while_its_heartbeat_is_fresh(tmp_path: Path) -> None:
+    from tunebench import owners
+
+    remote = _owner(host="node-7", token="remote")
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        assert _start(store, "r1", owner=remote) == "claimed"
+        assert _start(store, "r1") == remote
+        store.heartbeat("r1", remote)
+        _, beat = store.holder("r1")
+        later = datetime.fromisoformat(beat) + timedelta(seconds=1 + STALE)
+        assert not owners.is_alive(remote, beat, now=later)
+        assert owners.is_alive(remote, beat)
+
+
+def test_finish_records_nothing_over_another_owners_run(tmp_path: Path) -> None:
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        assert _start(store, "r1", owner=_owner()) == "claimed"
+        assert not store.finish("r1", "completed", METRICS, COSTS, [], owner=this_process())
+        assert store.status("r1") == "running"
+
+
+def test_a_store_of_schema_1_is_brought_up_to_date_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "results.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    columns = (
+        "run_id TEXT PRIMARY KEY, study TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, "
+        "backbone TEXT NOT NULL, task TEXT NOT NULL, method TEXT NOT NULL, seed INTEGER NOT "
+        "NULL, config TEXT NOT NULL, metrics TEXT NOT NULL, costs TEXT NOT NULL, provenance "
+        "TEXT NOT NULL, history TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT"
+    )
+    old.execute(f"CREATE TABLE runs ({columns})")
+    old.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    old.execute(
+        "INSERT INTO runs VALUES ('old', 's', 'completed', NULL, 'b', 't', 'lora', 0, '{}', "
+        "'{\"test\": {\"accuracy\": 0.9}}', '{}', '{}', '[]', '2026-01-01', '2026-01-01')"
+    )
+    old.commit()
+    old.close()
+    with ResultsStore(path, readonly=True) as store:  # reading needs no migration
+        assert store.completed_ids() == {"old"}
+    with ResultsStore(path) as store:
+        assert store.record("old").metrics == {"test": {"accuracy": 0.9}}
+        assert _start(store, "new") == "claimed"
+        assert _start(store, "old") == "completed"
+    version = sqlite3.connect(path).execute("SELECT value FROM meta").fetchone()[0]
+    assert version == "2"

@@ -3,8 +3,8 @@
 from typing import Any
 
 from tunebench.families.tabular.layout import row_keys
+from tunebench.records import RunRecord
 from tunebench.report.table import build_table
-from tunebench.store import RunRecord
 
 LORA = {"name": "lora", "r": 64, "alpha": 128}
 

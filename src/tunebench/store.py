@@ -1,32 +1,31 @@
 """The results store: one SQLite file (`results.sqlite`) per study, one row per run.
 
-Why SQLite: a run's record must survive the process being killed at any moment, and
-several worker processes may write the same study at once. SQLite in WAL mode gives both:
-every write below is a single transaction, a killed writer leaves at most an uncommitted
-transaction behind (rolled back on the next open), and concurrent writers queue on the
-file lock for up to `BUSY_TIMEOUT_MS` instead of failing.
+Why SQLite: a run's record must survive the process being killed at any moment, and several
+processes — worker processes, or several `tunebench run`s on one folder, on one machine or
+many — may write the same study at once. SQLite in WAL mode gives both: every write below is a
+single transaction, a killed writer leaves at most an uncommitted transaction behind (rolled
+back on the next open), and concurrent writers queue on the file lock for up to
+`BUSY_TIMEOUT_MS` instead of failing.
 
-JSON columns (config, metrics, costs, provenance, history) are written with exact float
-round-tripping. NaN and ±inf are not valid JSON, so they are stored as `null` and read
-back as `None` (a diverged loss shows up as a missing value, never as a crash).
+A run is owned. `claim` is one write transaction that never takes a `completed` row and takes
+a `running` one only when its owner is gone (owners.py); the owner refreshes the row's
+heartbeat while it trains, and `finish` records its outcome only while it still owns the run.
+So every run is trained once however many processes share the folder.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from tunebench.errors import UserError
-from tunebench.training.config import with_added_defaults
+from tunebench.owners import Owner, is_alive
+from tunebench.records import COLUMNS, NewRun, RunRecord, dumps, record_from_row, utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 60_000
 
 # Separate statements: `executescript` would commit the surrounding transaction.
@@ -47,70 +46,32 @@ _SCHEMA = (
     provenance TEXT NOT NULL,
     history TEXT NOT NULL,
     started_at TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    owner TEXT,
+    heartbeat_at TEXT
 )""",
     "CREATE INDEX runs_by_status ON runs (status)",
 )
+_MIGRATIONS = {  # from schema version N to N + 1
+    1: ("ALTER TABLE runs ADD COLUMN owner TEXT", "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT"),
+}
 
-_COLUMNS = (
-    "run_id, study, status, reason, backbone, task, method, seed, "
-    "config, metrics, costs, provenance, history, started_at, finished_at"
-)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One row of `runs`, JSON columns decoded. Running runs have empty metrics/costs/history."""
-
-    run_id: str
-    study: str
-    status: str
-    reason: str | None
-    backbone: str
-    task: str
-    method: str
-    seed: int
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-    costs: dict[str, Any]
-    provenance: dict[str, Any]
-    history: list[Any]
-    started_at: str
-    finished_at: str | None
-
-
-def json_safe(value: Any) -> Any:
-    """`value` with NaN/±inf replaced by None and numpy/torch scalars made plain Python.
-
-    Metrics often come out of numpy or torch as 0-d scalars, which `json` refuses; failing
-    on them after hours of training would lose the run.
-    """
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        return json_safe(value.item())
-    return value
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(json_safe(value), allow_nan=False)
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+Claim = Literal["claimed", "completed"] | Owner
+"""What `claim` found: the run is now ours, it is already completed, or a live owner holds it."""
 
 
 class ResultsStore:
-    """Read and write the runs of one study. Open one per process; close it (or use `with`)."""
+    """Read and write the runs of one study. Open one per process (and per thread); close it
+    (or use `with`). `readonly` opens it for reading only, as `tunebench results` does."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise UserError(f"{self.path} is a folder; expected a results file (results.sqlite)")
+        if readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # timeout sets SQLite's busy_timeout. isolation_level=None: no implicit transactions;
         # each statement commits on its own, multi-statement writes use _transaction.
@@ -133,11 +94,9 @@ class ResultsStore:
             raise
 
     def _init_schema(self) -> None:
-        """Create the tables in a fresh file, or check an existing file is a store we can read.
-
-        Done in one write transaction so that processes opening a new store at the same
-        time cannot see it half-created.
-        """
+        """Create the tables in a fresh file, bring an older store up to this schema, or check
+        that an existing file is a store we can read. One write transaction, so that processes
+        opening a new store at the same time cannot see it half-created."""
         with self._transaction():
             tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master")}
             if not tables:
@@ -158,11 +117,18 @@ class ResultsStore:
             ).fetchone()
             if row is None:
                 raise UserError(f"{self.path} is not a tunebench results store (no schema version)")
-            if int(row[0]) > SCHEMA_VERSION:
+            version = int(row[0])
+            if version > SCHEMA_VERSION:
                 raise UserError(
-                    f"{self.path} was written by a newer tunebench (schema {row[0]}, "
+                    f"{self.path} was written by a newer tunebench (schema {version}, "
                     f"this version reads {SCHEMA_VERSION}); upgrade tunebench to open it"
                 )
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    self._conn.execute(statement)
+            self._conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -184,36 +150,53 @@ class ResultsStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def start(
-        self,
-        run_id: str,
-        study: str,
-        backbone: str,
-        task: str,
-        method: str,
-        seed: int,
-        config: dict[str, Any],
-        provenance: dict[str, Any],
-    ) -> None:
-        """Record a run as `running`, replacing any earlier record of the same run_id.
+    def claim(self, run: NewRun, owner: Owner) -> Claim:
+        """Record `run` as `running` under `owner` unless it is completed or a live owner holds
+        it; a failed run, or one whose owner is gone, is started again."""
+        with self._transaction():
+            row = self._conn.execute(
+                "SELECT status, owner, heartbeat_at FROM runs WHERE run_id = ?", (run.run_id,)
+            ).fetchone()
+            if row is not None and row[0] == "completed":
+                return "completed"
+            if row is not None and row[0] == "running":
+                holder = Owner.from_json(row[1])
+                if holder != owner and is_alive(holder, row[2]):
+                    return holder
+            now = utc_now()
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO runs ({COLUMNS}, owner, heartbeat_at) VALUES "
+                "(?, ?, 'running', NULL, ?, ?, ?, ?, ?, '{}', '{}', ?, '[]', ?, NULL, ?, ?)",
+                (
+                    run.run_id,
+                    run.study,
+                    run.backbone,
+                    run.task,
+                    run.method,
+                    run.seed,
+                    dumps(run.config),
+                    dumps(run.provenance),
+                    now,
+                    owner.to_json(),
+                    now,
+                ),
+            )
+        return "claimed"
 
-        A run left `running` by a killed process, or one that failed, is simply started again.
-        """
+    def heartbeat(self, run_id: str, owner: Owner) -> None:
+        """The owner is still training `run_id`."""
         self._conn.execute(
-            f"INSERT OR REPLACE INTO runs ({_COLUMNS}) "
-            "VALUES (?, ?, 'running', NULL, ?, ?, ?, ?, ?, '{}', '{}', ?, '[]', ?, NULL)",
-            (
-                run_id,
-                study,
-                backbone,
-                task,
-                method,
-                seed,
-                _dumps(config),
-                _dumps(provenance),
-                utc_now(),
-            ),
+            "UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND status = 'running' "
+            "AND owner = ?",
+            (utc_now(), run_id, owner.to_json()),
         )
+
+    def holder(self, run_id: str) -> tuple[Owner | None, str | None]:
+        """(owner, last heartbeat) of a run's row."""
+        row = self._conn.execute(
+            "SELECT owner, heartbeat_at FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return (Owner.from_json(row[0]), row[1]) if row else (None, None)
 
     def finish(
         self,
@@ -223,17 +206,25 @@ class ResultsStore:
         costs: dict[str, Any],
         history: list[Any],
         reason: str | None = None,
-    ) -> None:
-        """Record the outcome of a started run (`reason` says why a run failed)."""
+        owner: Owner | None = None,
+    ) -> bool:
+        """Record the outcome of a started run (`reason` says why a run failed). With `owner`,
+        only while the run is not completed and no other owner holds it; returns whether the
+        outcome was recorded."""
         if status not in ("completed", "failed"):
             raise ValueError(f"finish() status must be 'completed' or 'failed', not {status!r}")
-        cursor = self._conn.execute(
+        query = (
             "UPDATE runs SET status = ?, reason = ?, metrics = ?, costs = ?, history = ?, "
-            "finished_at = ? WHERE run_id = ?",
-            (status, reason, _dumps(metrics), _dumps(costs), _dumps(history), utc_now(), run_id),
+            "finished_at = ? WHERE run_id = ?"
         )
-        if cursor.rowcount != 1:
+        values = [status, reason, dumps(metrics), dumps(costs), dumps(history), utc_now(), run_id]
+        if owner is not None:
+            query += " AND status != 'completed' AND (owner IS NULL OR owner = ?)"
+            values.append(owner.to_json())
+        cursor = self._conn.execute(query, values)
+        if cursor.rowcount != 1 and self.status(run_id) is None:
             raise KeyError(f"run {run_id!r} was never started in {self.path}")
+        return cursor.rowcount == 1
 
     def status(self, run_id: str) -> str | None:
         """The run's status, or None if it was never started."""
@@ -247,38 +238,16 @@ class ResultsStore:
 
     def record(self, run_id: str) -> RunRecord | None:
         """One run's record, or None if it was never started."""
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
+        row = self._conn.execute(f"SELECT {COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
         found = row.fetchone()
-        return _record(found) if found else None
+        return record_from_row(found) if found else None
 
     def runs(self, status: str | None = None) -> list[RunRecord]:
         """All runs (or those with `status`), oldest start first."""
-        query = f"SELECT {_COLUMNS} FROM runs"
+        query = f"SELECT {COLUMNS} FROM runs"
         params: tuple[str, ...] = ()
         if status is not None:
             query += " WHERE status = ?"
             params = (status,)
         rows = self._conn.execute(query + " ORDER BY started_at, run_id", params)
-        return [_record(row) for row in rows]
-
-
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    (run_id, study, status, reason, backbone, task, method, seed) = row[:8]
-    config, metrics, costs, provenance, history = (json.loads(text) for text in row[8:13])
-    return RunRecord(
-        run_id=run_id,
-        study=study,
-        status=status,
-        reason=reason,
-        backbone=backbone,
-        task=task,
-        method=method,
-        seed=seed,
-        config=with_added_defaults(config),
-        metrics=metrics,
-        costs=costs,
-        provenance=provenance,
-        history=history,
-        started_at=row[13],
-        finished_at=row[14],
-    )
+        return [record_from_row(row) for row in rows]

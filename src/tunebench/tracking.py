@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from tunebench.errors import UserError
-from tunebench.store import RunRecord
+from tunebench.records import RunRecord
 
 TrackerName = Literal["mlflow", "tensorboard", "wandb"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 
 def read_table(path: Path) -> pd.DataFrame:
     """The file as a DataFrame with at least one row; CSV cells are read as strings."""
+    if path.is_dir():
+        raise UserError(f"task file {path} is a folder; give a CSV, JSONL or Parquet file")
     if not path.is_file():
         raise UserError(f"task file {path} does not exist")
     suffix = path.suffix.lower()
@@ -44,7 +47,9 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.DataFrame.from_records(_json_records(path))
     except UserError:
         raise
-    except (ValueError, OSError, pd.errors.ParserError) as e:  # arrow and unicode errors included
+    except pd.errors.ParserError as e:
+        raise UserError(f"could not read task file {path}: {_ragged(str(e))}") from e
+    except (ValueError, OSError) as e:  # arrow and unicode errors included
         raise UserError(f"could not read task file {path}: {e}") from e
     if frame.empty:
         raise UserError(f"task file {path} has no data rows")
@@ -77,8 +82,29 @@ def _json_records(path: Path) -> list[dict[str, Any]]:
     return [record for _, record in numbered]
 
 
+def _ragged(message: str) -> str:
+    """pandas' "Expected 2 fields in line 5, saw 3" in the data-row numbering of every other
+    message (1-based, header not counted)."""
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if found is None:
+        return message
+    fields, line, seen = (int(g) for g in found.groups())
+    return f"data row {line - 1} (line {line}) has {seen} fields, the header {fields}"
+
+
 def missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+MISSING_MARKERS = frozenset({"na", "n/a", "nan", "null", "none", "?"})
+"""Cells that mean "no value" in a label or category column (any case)."""
+
+
+def missing_mark(value: Any) -> bool:
+    """A missing cell, blank, or one of MISSING_MARKERS: what a label column may not hold."""
+    if missing(value):
+        return True
+    return isinstance(value, str) and value.strip().lower() in {"", *MISSING_MARKERS}
 
 
 def data_rows(rows: list[int]) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tunebench.store import RunRecord
+from tunebench.records import RunRecord
 
 RowKeys = Callable[[list[RunRecord]], dict[str, tuple[str, ...]]]
 """records -> run_id -> the row's key cells"""

@@ -8,8 +8,9 @@ method's parameters left trainable, so every method is compared with the same he
 Capabilities are declared here, never inferred from a method's name by the code that runs it:
 `kinds` (which kinds of model it applies to), `gradient_checkpointing` (whether it works with
 checkpointed blocks), `trains_backbone` (whether it changes the backbone at all: `frozen` does
-not, so on a model without a separate head it is the zero-shot baseline) and `trains_nothing_on`
-(a reason when the method would train nothing on a given backbone, e.g. BitFit without biases).
+not, so on a model without a separate head it is the zero-shot baseline), `trains_nothing_on`
+(a reason when the method would train nothing on a given backbone, e.g. BitFit without biases)
+and `misfit` (settings that do not fit a backbone's modules, checked before anything trains).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from tunebench.methods.target import Target
+    from tunebench.models.shape import Shape
 
 ModelKind = Literal["classifier", "token_classifier", "text_encoder", "causal_lm"]
 """What a family builds around a backbone: a sequence classifier, a per-token classifier, a text
@@ -34,13 +36,18 @@ ALL_KINDS: frozenset[ModelKind] = frozenset(
 
 
 class MethodConfig(BaseModel):
-    """Base of every method's config; unknown fields are errors, not silently ignored."""
+    """Base of every method's config; unknown fields are errors, not silently ignored, and
+    values are not converted (`r: '8'`, a string, is an error, not 8)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     name: str
 
 
 def _trains_something(backbone: nn.Module) -> str | None:
+    return None
+
+
+def _fits(config: MethodConfig, shape: Shape) -> str | None:
     return None
 
 
@@ -56,6 +63,9 @@ class Method:
     trains_backbone: bool = True
     trains_nothing_on: Callable[[nn.Module], str | None] = _trains_something
     """backbone -> why the method would train nothing on it, or None."""
+    misfit: Callable[[MethodConfig, Shape], str | None] = _fits
+    """(settings, the backbone's shape) -> what in the settings does not fit the backbone
+    (a module name no module has, a block it lacks), or None; checked when a study loads."""
 
     def apply(self, model: nn.Module, config: MethodConfig, backbone_path: str = "") -> nn.Module:
         """The model to train: `model` (a classifier, text encoder or causal LM) with this

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from tunebench.methods.base import Method, MethodConfig, register
+from tunebench.models.shape import unmatched
 
 if TYPE_CHECKING:
     from tunebench.methods.target import Target
+    from tunebench.models.shape import Shape
 
 
 class IA3Config(MethodConfig):
@@ -15,6 +17,18 @@ class IA3Config(MethodConfig):
     target_modules: list[str] | None = None
     """None = peft's default for the architecture (key, value, feed-forward output)."""
     feedforward_modules: list[str] | None = None
+
+
+def misfit(config: IA3Config, shape: Shape) -> str | None:
+    """Module names the backbone lacks, with the names it has."""
+    for field in ("target_modules", "feedforward_modules"):
+        missing = unmatched(getattr(config, field), shape)
+        if missing:
+            return (
+                f"{field} {missing} match no module of the backbone; its layers with weights "
+                f"are named {', '.join(shape.weight_layers)}"
+            )
+    return None
 
 
 def apply(target: Target, config: IA3Config):
@@ -30,5 +44,12 @@ def apply(target: Target, config: IA3Config):
 
 
 METHOD = register(
-    Method("ia3", IA3Config, 5e-3, "learned scaling vectors on k, v and feed-forward", apply)
+    Method(
+        "ia3",
+        IA3Config,
+        5e-3,
+        "learned scaling vectors on k, v and feed-forward",
+        apply,
+        misfit=misfit,
+    )
 )

@@ -15,11 +15,18 @@ from tunebench.models.blocks import freeze, transformer_layers
 
 if TYPE_CHECKING:
     from tunebench.methods.target import Target
+    from tunebench.models.shape import Shape
 
 
 class LastNConfig(MethodConfig):
     name: Literal["last_n"] = "last_n"
     n: PositiveInt = 2
+
+
+def misfit(config: LastNConfig, shape: Shape) -> str | None:
+    if config.n > shape.blocks:
+        return f"n={config.n} but the backbone has {shape.blocks} blocks"
+    return None
 
 
 def apply(target: Target, config: LastNConfig):
@@ -36,4 +43,6 @@ def apply(target: Target, config: LastNConfig):
     return target.model
 
 
-METHOD = register(Method("last_n", LastNConfig, 1e-4, "the top N transformer blocks + head", apply))
+METHOD = register(
+    Method("last_n", LastNConfig, 1e-4, "the top N transformer blocks + head", apply, misfit=misfit)
+)

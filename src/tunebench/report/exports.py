@@ -11,7 +11,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from tunebench.families.labels import method_labels
-from tunebench.store import RunRecord, json_safe
+from tunebench.records import RunRecord, json_safe
 
 _RUN_CSV_COLUMNS = (
     "run_id",

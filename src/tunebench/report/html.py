@@ -12,10 +12,10 @@ import importlib.resources
 import json
 from collections import Counter
 
+from tunebench.records import RunRecord, json_safe
 from tunebench.report import plots, sweep_plots
 from tunebench.report.table import Cell, ReportTable
 from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
-from tunebench.store import RunRecord, json_safe
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }

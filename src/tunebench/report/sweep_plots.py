@@ -14,8 +14,8 @@ from collections import defaultdict
 
 import plotly.graph_objects as go
 
+from tunebench.records import RunRecord
 from tunebench.report.table import Column, ReportTable
-from tunebench.store import RunRecord
 
 SECTIONS = ("method", "training")
 

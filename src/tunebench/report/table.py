@@ -20,8 +20,8 @@ from tunebench.families.base import Family
 from tunebench.families.labels import RowLayout, differing_settings
 from tunebench.families.registry import FAMILIES, family_of
 from tunebench.metrics import Metric
+from tunebench.records import RunRecord
 from tunebench.report.stats import paired_bootstrap_p
-from tunebench.store import RunRecord
 
 SIGNIFICANCE = 0.05
 

@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from tunebench.errors import UserError
+
 POLL_SECONDS = 2.0
 Worker = Callable[..., tuple[str, str | None]]
 """(*job arguments) -> (status, reason): runs one run and records it in the store."""
@@ -176,6 +178,8 @@ def _outcome(result: Callable[[], tuple[str, str | None]]) -> tuple[str, str | N
     """The worker's (status, reason), or a failure saying how its process failed."""
     try:
         return result()
+    except UserError:
+        raise  # the study must stop (a result the store could not take is kept; see pending.py)
     except BrokenProcessPool as error:
         return "failed", f"error: the worker process ended abruptly (killed?): {error}"
     except Exception as error:  # noqa: BLE001 - a failed worker must not stop the study

@@ -23,7 +23,7 @@ def load_study(path: Path):
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML: {error}") from error
+        raise UserError(f"{path}: not valid YAML: {_yaml_problem(error)}") from error
     if not isinstance(raw, dict):
         raise UserError(
             f"{path}: a study must be a YAML mapping with name, tasks, backbones, methods"
@@ -44,3 +44,11 @@ def first_points(study) -> list | None:
     None (the sweep's own points) otherwise."""
     tpe = study.sweep is not None and study.sweep.strategy == "tpe"
     return example_points(study.sweep) if tpe else None
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where (1-based line, column)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"

@@ -1,26 +1,37 @@
 """The one run path: every run of every family, start to finish, in whatever process runs it.
 
-`run_one` records the run as started (with its provenance and data hash), `execute`s it and
+`run_one` claims the run in the store (with its provenance and data hash; a run another live
+process holds is left to it), `execute`s it while a heartbeat says its owner is alive, and
 records the outcome: completed with its metrics, costs and history, or failed with its reason
-(`unsupported`, `diverged`, `out_of_memory`, or `error` with a traceback log). `execute` holds
+(`unsupported`, `diverged`, `out_of_memory`, or `error` with a traceback log); an outcome the
+store cannot take is kept in a pending file (pending.py). `execute` holds
 what every family shares: the accelerator, peak-memory metering, loading the data, handing the
 family its `RunContext`, writing the checkpoint, and assembling the costs.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
+import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
 
+from tunebench.errors import UserError
 from tunebench.families.context import RunContext
 from tunebench.families.registry import family_for
+from tunebench.owners import HEARTBEAT_SECONDS, Owner, this_process
+from tunebench.pending import record_outcome
 from tunebench.provenance import collect_provenance
+from tunebench.records import NewRun
 from tunebench.store import ResultsStore
 from tunebench.study.schema import StudyConfig
 from tunebench.study.spec import RunSpec
@@ -91,28 +102,60 @@ def run_one(
     store: ResultsStore,
     on_step: StepCallback | None,
 ) -> tuple[str, str | None]:
-    """Record, run and record again; returns (status, reason). One failing run never stops a
-    study: its reason is recorded."""
+    """Claim the run, train it and record its outcome; returns (status, reason): `completed`,
+    `failed` with its reason (one failing run never stops a study), `held` (another live
+    process trains it; the reason names that process) or `skipped` (completed meanwhile)."""
     data = family_for(spec.task).load(spec.task)
-    start(store, spec, study_name, {**collect_provenance(), "data_sha256": data.data_sha256})
+    run = new_run(spec, study_name, {**collect_provenance(), "data_sha256": data.data_sha256})
+    owner = this_process()
+    claim = _claim(store, run, owner)
+    if claim == "completed":
+        return "skipped", None
+    if claim != "claimed":
+        return "held", claim.describe()
+    with heartbeat(store.path, run.run_id, owner):
+        outcome = _attempt(spec, folder, save_checkpoints, on_step)
+    record_outcome(store, folder, run, outcome, owner)
+    return outcome["status"], outcome["reason"]
+
+
+def _attempt(spec: RunSpec, folder: Path, save_checkpoints: bool, on_step) -> dict[str, Any]:
+    """The run's outcome as the store records it: completed with its results, or failed with
+    its reason (`unsupported`, `diverged`, `out_of_memory`, or `error` with a traceback log)."""
     try:
         outcome = execute(spec, folder, save_checkpoints, on_step)
     except RunFailed as failure:
-        return fail(store, spec, str(failure))
+        return _failed(str(failure))
     except torch.OutOfMemoryError as error:
-        return fail(store, spec, f"out_of_memory: {error}")
+        return _failed(f"out_of_memory: {error}")
     except Exception as error:  # noqa: BLE001 - a broken run must not stop the study
         log = folder / "logs" / f"{spec.run_id}.log"
         log.parent.mkdir(exist_ok=True)
         log.write_text(traceback.format_exc())
-        return fail(store, spec, f"error: {type(error).__name__}: {error} (traceback: {log})")
+        return _failed(f"error: {type(error).__name__}: {error} (traceback: {log})")
     metrics = separate_examples(outcome.metrics)
-    store.finish(spec.run_id, "completed", metrics, outcome.costs, outcome.history)
-    return "completed", None
+    return {
+        "status": "completed",
+        "metrics": metrics,
+        "costs": outcome.costs,
+        "history": outcome.history,
+        "reason": None,
+    }
 
 
-def start(store: ResultsStore, spec: RunSpec, study_name: str, provenance: dict) -> None:
-    store.start(
+def _failed(reason: str) -> dict[str, Any]:
+    return {"status": "failed", "metrics": {}, "costs": {}, "history": [], "reason": reason}
+
+
+def _claim(store: ResultsStore, run: NewRun, owner: Owner):
+    try:
+        return store.claim(run, owner)
+    except sqlite3.OperationalError as error:
+        raise UserError(f"{store.path}: cannot record run {run.run_id} ({error})") from error
+
+
+def new_run(spec: RunSpec, study_name: str, provenance: dict) -> NewRun:
+    return NewRun(
         spec.run_id,
         study_name,
         spec.backbone or "none",
@@ -124,9 +167,33 @@ def start(store: ResultsStore, spec: RunSpec, study_name: str, provenance: dict)
     )
 
 
-def fail(store: ResultsStore, spec: RunSpec, reason: str) -> tuple[str, str]:
-    store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
-    return "failed", reason
+def record_failure(store: ResultsStore, spec: RunSpec, study_name: str, reason: str) -> None:
+    """A run whose process died before it recorded an outcome (a killed worker, a failed
+    Slurm job) is recorded as failed, unless it completed or a live process holds it."""
+    run, owner = new_run(spec, study_name, collect_provenance()), this_process()
+    if store.claim(run, owner) == "claimed":
+        store.finish(run.run_id, **_failed(reason), owner=owner)
+
+
+@contextmanager
+def heartbeat(path: Path, run_id: str, owner: Owner) -> Iterator[None]:
+    """Refresh the run's heartbeat every HEARTBEAT_SECONDS while the block runs, from a thread
+    with its own connection, so that other processes know its owner is alive."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        with ResultsStore(path) as store:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                with suppress(sqlite3.Error):  # a missed beat is not a lost result
+                    store.heartbeat(run_id, owner)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def run_in_worker(

@@ -2,13 +2,15 @@
 
 Completed runs are skipped on a re-run; failed and interrupted ones (left 'running' by a killed
 process) are tried again. One failing run never stops the study: its reason is recorded. Before
-any training, every task's data is loaded and every backbone's config read, so a bad file or an
-unknown model stops the study with one message.
+any training, the study passes `checks.checked_runs`, so a bad file or an unknown model stops it
+with one message.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sqlite3
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -22,19 +24,22 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from tunebench import interrupt
 from tunebench.errors import UserError
-from tunebench.families.registry import family_for
-from tunebench.models.backbones import load_config
-from tunebench.provenance import collect_provenance
-from tunebench.store import ResultsStore, utc_now
+from tunebench.owners import this_process
+from tunebench.pending import import_pending
+from tunebench.records import utc_now
+from tunebench.store import ResultsStore
+from tunebench.study.checks import checked_runs
 from tunebench.study.distributed import FollowerStore, process_state
 from tunebench.study.executors import LocalExecutor, ParallelExecutor, run_parallel, run_slurm
-from tunebench.study.expand import expand
-from tunebench.study.load import first_points
-from tunebench.study.run_path import run_in_worker, run_one, start
+from tunebench.study.run_path import record_failure, run_in_worker, run_one
 from tunebench.study.spec import RunSpec
 from tunebench.study.tpe import run_tpe
 from tunebench.tracking import Tracker, open_trackers
+
+WAIT_SECONDS = 5.0
+"""How often a run held by another live process is looked at again."""
 
 
 @dataclass
@@ -43,20 +48,20 @@ class StudySummary:
     skipped: int
     completed: int
     failed: int
+    elsewhere: int = 0
+    """Runs another process held and completed while this one waited for them."""
 
 
-def run_study(study, output_dir: Path, console: Console) -> StudySummary:
-    runs = expand(study, first_points(study))
-    check_inputs(study, runs)
+def run_study(
+    study, output_dir: Path, console: Console, source: Path | None = None
+) -> StudySummary:
+    """Run (or resume) `study` into `output_dir`; `source` is its file, named in messages."""
+    runs = checked_runs(study, output_dir, source)
     state = process_state()
     if state.num_processes > 1 and not isinstance(study.executor, LocalExecutor):
         raise UserError("executor: a study under `accelerate launch` runs with `local` only")
     if state.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "study.yaml").write_text(
-            yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
-        )
-        ResultsStore(output_dir / "results.sqlite").close()  # its schema, made once
+        _prepare_folder(study, output_dir, console)
     else:
         console = Console(quiet=True)
     state.wait_for_everyone()
@@ -72,13 +77,22 @@ def run_study(study, output_dir: Path, console: Console) -> StudySummary:
     return summary
 
 
-def check_inputs(study, runs: list[RunSpec]) -> None:
-    """Load every task's data and read every backbone's config: bad data or an unknown
-    backbone stops the study before any training, with one message."""
-    for task in {spec.task.model_dump_json(): spec.task for spec in runs}.values():
-        family_for(task).load(task)
-    for backbone in dict.fromkeys(spec.backbone for spec in runs if spec.backbone):
-        load_config(backbone, study.trust_remote_code)
+def _prepare_folder(study, output_dir: Path, console: Console) -> None:
+    """The study's folder, its study.yaml and its store (schema made once), and the results an
+    earlier invocation could not record (pending.py) imported into it."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with ResultsStore(output_dir / "results.sqlite") as store:
+            imported = import_pending(store, output_dir, this_process())
+        (output_dir / "study.yaml").write_text(
+            yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
+        )
+    except (OSError, sqlite3.OperationalError) as error:
+        raise UserError(
+            f"{output_dir}: cannot write the study's folder or store ({error})"
+        ) from None
+    if imported:
+        console.print(f"recorded {imported} result(s) kept in {output_dir / 'pending'}")
 
 
 @dataclass
@@ -93,6 +107,8 @@ class _Session:
     summary: StudySummary
     state: object
     trackers: list[Tracker]
+    held: list[tuple[RunSpec, str]] = field(default_factory=list)
+    """Runs another live process held in the current pass, with who holds them."""
 
     def __post_init__(self) -> None:
         self.overall = self.progress.add_task("runs", total=0, loss="")
@@ -100,7 +116,8 @@ class _Session:
             self.trackers = []
 
     def run_batch(self, specs: list[RunSpec]) -> None:
-        """Run those of `specs` not completed yet, through the study's executor."""
+        """Run those of `specs` not completed yet, through the study's executor. Runs another
+        live process holds are waited for, and taken over if that process stops."""
         self.state.wait_for_everyone()  # under accelerate launch: every process reads the same
         done = self.store.completed_ids()
         self.state.wait_for_everyone()  # ... before the main process writes again
@@ -109,23 +126,44 @@ class _Session:
         self.summary.skipped += len(specs) - len(todo)
         self.progress.update(self.overall, total=self.summary.total)
         self.progress.advance(self.overall, len(specs) - len(todo))
-        if isinstance(self.study.executor, LocalExecutor):
-            self._run_here(todo)
-        elif todo:
-            self._run_elsewhere(todo)
+        while todo:
+            self.held = []
+            if isinstance(self.study.executor, LocalExecutor):
+                self._run_here(todo)
+            else:
+                self._run_elsewhere(todo)
+            todo = self._wait_for(self.held)
         self.state.wait_for_everyone()
 
+    def _wait_for(self, held: list[tuple[RunSpec, str]]) -> list[RunSpec]:
+        """After a pause, the held runs that are still not completed (to be claimed again)."""
+        if not held:
+            return []
+        holders = ", ".join(sorted({reason for _, reason in held}))
+        self.console.print(f"waiting for {len(held)} run(s) held by {holders}")
+        time.sleep(WAIT_SECONDS)
+        done = self.store.completed_ids()
+        for spec, _ in held:
+            if spec.run_id in done:
+                self.summary.elsewhere += 1
+                self.progress.advance(self.overall)
+        return [spec for spec, _ in held if spec.run_id not in done]
+
     def finished(self, spec: RunSpec, status: str, reason: str | None) -> None:
+        if status == "held":
+            self.held.append((spec, reason))
+            return
         self.progress.advance(self.overall)
         store = self.store
+        if status == "skipped":  # completed by another process between reading and claiming
+            self.summary.elsewhere += 1
+            return
         if status == "completed":
             self.summary.completed += 1
         else:
             self.summary.failed += 1
-            if store.status(spec.run_id) is None:  # its worker failed before starting it
-                start(store, spec, self.study.name, collect_provenance())
-            if store.status(spec.run_id) != "failed":  # ... or died before recording it
-                store.finish(spec.run_id, "failed", {}, {}, [], reason=reason)
+            if store.status(spec.run_id) != "failed":  # its process died before recording it
+                record_failure(store, spec, self.study.name, reason)
             self.console.print(f"[red]run {spec.run_id} ({spec.label()}) failed:[/red] {reason}")
         record = store.record(spec.run_id)
         if status == "completed" and not self.console.is_terminal:
@@ -136,9 +174,11 @@ class _Session:
         """The local executor: one run after another, each with its own progress bar."""
         study = self.study
         for spec in todo:
+            interrupt.check()
             steps = self.progress.add_task(spec.label(), total=None, loss="")
 
             def on_step(step: int, total: int, loss: float | None, steps=steps) -> None:
+                interrupt.check()  # a Ctrl-C that Python lost in a finaliser stops here
                 shown = f"loss {loss:.4f}" if loss is not None else ""
                 self.progress.update(steps, completed=step, total=total, loss=shown)
 

@@ -23,7 +23,7 @@ from tunebench.families.files import (
     SPLIT_COLUMN,
     SPLIT_NAMES,
     data_rows,
-    missing,
+    missing_mark,
     read_table,
     require_columns,
     split_column,
@@ -68,10 +68,13 @@ def _label_key(value: Any) -> str:
 
 def _labels(column: pd.Series, path: Path) -> tuple[list[str], list[int]]:
     """(label names, label ids); names sorted, integer-like ones numerically and first."""
-    keys = ["" if missing(v) else _label_key(v) for v in column.tolist()]
+    keys = ["" if missing_mark(v) else _label_key(v) for v in column.tolist()]
     blank = [i for i, k in enumerate(keys) if not k]
     if blank:
-        raise UserError(f"{path}: label column {column.name!r} is empty in {data_rows(blank)}")
+        raise UserError(
+            f"{path}: label column {column.name!r} is empty or missing (NaN, NA, null, ...) in "
+            f"{data_rows(blank)}; fill or remove those rows"
+        )
     names = sorted(set(keys), key=lambda k: (0, int(k), k) if _is_int(k) else (1, 0, k))
     if len(names) < 2:
         raise UserError(

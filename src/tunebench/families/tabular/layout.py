@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tunebench.families.labels import RowLayout, differing_settings
 from tunebench.families.tabular.cells import pipeline_label
-from tunebench.store import RunRecord
+from tunebench.records import RunRecord
 
 
 def row_keys(records: list[RunRecord]) -> dict[str, tuple[str, ...]]:

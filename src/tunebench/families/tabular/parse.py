@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from tunebench.errors import UserError
+from tunebench.families.files import MISSING_MARKERS
 from tunebench.families.tabular.data import Roles
 
-MISSING_MARKERS = frozenset({"na", "n/a", "nan", "null", "none", "?"})
 _NUMERIC_HINT = "declared numeric: fix the cell, or declare the column categorical or text"
 
 
