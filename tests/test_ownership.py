@@ -65,7 +65,11 @@ def _holding(store_path: Path, pid: int, timeout: float = 120.0) -> str:
     while time.monotonic() < deadline:
         if store_path.exists():
             pids = {pid, *(worker.pid for worker in _workers_of(pid))}
-            with ResultsStore(store_path, readonly=True) as store:
+            # the file exists a moment before its tables: one transaction creates them
+            with (
+                ResultsStore(store_path, readonly=True) as store,
+                contextlib.suppress(sqlite3.OperationalError),
+            ):
                 for record in store.runs("running"):
                     owner, _ = store.holder(record.run_id)
                     if owner is not None and owner.pid in pids:
