@@ -234,13 +234,11 @@ def packaged_assets(names: list[str] | None) -> list:
 def _quiet_libraries() -> None:
     """Keep the terminal for our progress bars: no library chatter about expected situations."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import logging
 
     import transformers
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    logging.getLogger("adapters").setLevel(logging.ERROR)
 
 
 def main() -> None:

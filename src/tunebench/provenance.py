@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import torch
 
-_PACKAGES = ("torch", "transformers", "peft", "adapters", "accelerate", "tunebench")
+_PACKAGES = ("torch", "transformers", "peft", "accelerate", "tunebench")
 
 
 def collect_provenance() -> dict[str, Any]:

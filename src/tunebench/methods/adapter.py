@@ -1,7 +1,8 @@
-"""`adapter`: bottleneck adapters inside every block, through AdapterHub's `adapters` library.
+"""`adapter`: bottleneck adapters inside every block (models/bottleneck.py).
 
 Houlsby placement (Houlsby et al., 2019) puts one adapter after attention and one after the
-feed-forward; Pfeiffer placement (Pfeiffer et al., 2021) only after the feed-forward.
+feed-forward; Pfeiffer placement (Pfeiffer et al., 2021) only after the feed-forward. The
+non-linearity defaults to each placement's own (swish, relu), as in AdapterHub.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from pydantic import PositiveInt
 from tunebench.methods.base import Method, MethodConfig, register
 from tunebench.models.blocks import freeze
 
-ADAPTER_NAME = "tunebench"
-
 if TYPE_CHECKING:
     from tunebench.methods.target import Target
 
@@ -23,19 +22,16 @@ class AdapterConfig(MethodConfig):
     name: Literal["adapter"] = "adapter"
     reduction_factor: PositiveInt = 16
     placement: Literal["houlsby", "pfeiffer"] = "pfeiffer"
+    non_linearity: Literal["relu", "swish", "gelu", "tanh"] | None = None
+    """None: the placement's own (houlsby swish, pfeiffer relu)."""
 
 
 def apply(target: Target, config: AdapterConfig):
-    import adapters
-    from adapters import DoubleSeqBnConfig, SeqBnConfig
+    from tunebench.models.bottleneck import DEFAULT_NON_LINEARITY, add_adapters
 
-    layout = DoubleSeqBnConfig if config.placement == "houlsby" else SeqBnConfig
     freeze(target.model)  # a language model's output layer too
-    adapters.init(target.backbone)
-    target.backbone.add_adapter(
-        ADAPTER_NAME, config=layout(reduction_factor=config.reduction_factor)
-    )
-    target.backbone.train_adapter(ADAPTER_NAME)  # freezes the backbone except the adapter
+    non_linearity = config.non_linearity or DEFAULT_NON_LINEARITY[config.placement]
+    add_adapters(target.backbone, config.placement, config.reduction_factor, non_linearity)
     target.train_head()
     return target.model
 

@@ -118,7 +118,7 @@ class TextEncoder(SequenceClassifier):
     The tabular pipelines train a language model through a method (lora, prompt, full, ...)
     and feed its embeddings to a downstream model. Methods are applied to this module exactly
     as to a `SequenceClassifier` (same attribute names, same forward arguments), so each method
-    is written once; `classifier` is an identity that peft and the adapters library can wrap.
+    is written once; `classifier` is an identity that peft can wrap.
     """
 
     def __init__(self, backbone: PreTrainedModel, pooling: Pooling) -> None:

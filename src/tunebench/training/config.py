@@ -42,26 +42,34 @@ class TrainingConfig(BaseModel):
     less memory for ~1/3 more compute, the same gradients (training/checkpointing.py)."""
 
 
-ADDED_LATER = {"gradient_checkpointing": False}
-"""Settings added after stores held runs, with the value that means "as before". A run's id
-leaves such a setting out at that value, so the runs recorded before it existed keep their ids
-(tests/test_examples.py checks the ids of the runs in docs/data)."""
+ADDED_LATER = {"training": {"gradient_checkpointing": False}, "adapter": {"non_linearity": None}}
+"""Settings added after stores held runs, with the value that means "as before": per section,
+`training` or a method's name. A run's id leaves such a setting out at that value, so the runs
+recorded before it existed keep their ids (tests/test_examples.py checks the ids of the runs in
+docs/data)."""
 
 
 def identity(spec: dict[str, Any]) -> dict[str, Any]:
-    """A run spec's JSON dump as its id hashes it: `training` without the ADDED_LATER settings
-    that keep their old value."""
-    training = spec.get("training")
-    if not training:
-        return spec
-    kept = {k: v for k, v in training.items() if k not in ADDED_LATER or ADDED_LATER[k] != v}
-    return {**spec, "training": kept}
+    """A run spec's JSON dump as its id hashes it: `training` and `method` without the
+    ADDED_LATER settings that keep their old value."""
+    spec = dict(spec)
+    for key, section in (("training", "training"), ("method", _method_name(spec))):
+        added = ADDED_LATER.get(section, {})
+        if isinstance(spec.get(key), dict) and added:
+            spec[key] = {k: v for k, v in spec[key].items() if k not in added or added[k] != v}
+    return spec
 
 
 def with_added_defaults(config: dict[str, Any]) -> dict[str, Any]:
     """A recorded run's config with the ADDED_LATER settings it predates at their old values
     (it ran as they say), so that tables do not tell it apart from newer runs by a missing key."""
-    training = config.get("training")
-    if not isinstance(training, dict):
-        return config
-    return {**config, "training": {**ADDED_LATER, **training}}
+    config = dict(config)
+    for key, section in (("training", "training"), ("method", _method_name(config))):
+        if isinstance(config.get(key), dict):
+            config[key] = {**ADDED_LATER.get(section, {}), **config[key]}
+    return config
+
+
+def _method_name(spec: dict[str, Any]) -> str | None:
+    method = spec.get("method")
+    return method.get("name") if isinstance(method, dict) else None
