@@ -69,7 +69,7 @@ def run(
     if executor is not None or workers is not None:
         study = override_executor(study, executor, workers)
     folder = output or Path("runs") / study.name
-    checked_runs(study, folder, study_file)  # before torch loads: a mistake is told at once
+    runs = checked_runs(study, folder, study_file)  # before torch loads: told at once
     _quiet_libraries()
     from tunebench.study.runner import run_study
 
@@ -77,7 +77,7 @@ def run(
         import torch
 
         torch.set_num_threads(threads)
-    summary = run_study(study, folder, console, study_file)
+    summary = run_study(study, folder, console, study_file, runs)
     elsewhere = f", {summary.elsewhere} by another process" if summary.elsewhere else ""
     console.print(
         f"{summary.total} runs: {summary.completed} completed now, {summary.skipped} already "

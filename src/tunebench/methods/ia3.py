@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from tunebench.methods.base import Method, MethodConfig, register
-from tunebench.models.shape import unmatched
+from tunebench.models.shape import unmatched_modules
 
 if TYPE_CHECKING:
     from tunebench.methods.target import Target
@@ -21,14 +21,7 @@ class IA3Config(MethodConfig):
 
 def misfit(config: IA3Config, shape: Shape) -> str | None:
     """Module names the backbone lacks, with the names it has."""
-    for field in ("target_modules", "feedforward_modules"):
-        missing = unmatched(getattr(config, field), shape)
-        if missing:
-            return (
-                f"{field} {missing} match no module of the backbone; its layers with weights "
-                f"are named {', '.join(shape.weight_layers)}"
-            )
-    return None
+    return unmatched_modules(config, ("target_modules", "feedforward_modules"), shape)
 
 
 def apply(target: Target, config: IA3Config):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from tunebench.methods.base import Method, MethodConfig, register
-from tunebench.models.shape import unmatched
+from tunebench.models.shape import unmatched_modules
 
 if TYPE_CHECKING:
     from tunebench.methods.target import Target
@@ -27,13 +27,9 @@ class LoraConfig(MethodConfig):
 
 def misfit(config: LoraConfig, shape: Shape) -> str | None:
     """Module names the backbone lacks and blocks it does not have, with the names it has."""
-    for field in ("target_modules",):
-        missing = unmatched(getattr(config, field), shape)
-        if missing:
-            return (
-                f"{field} {missing} match no module of the backbone; its layers with weights "
-                f"are named {', '.join(shape.weight_layers)}"
-            )
+    misnamed = unmatched_modules(config, ("target_modules",), shape)
+    if misnamed:
+        return misnamed
     outside = [i for i in config.layers or [] if i >= shape.blocks]
     if outside:
         return f"layers {outside}: the backbone has blocks 0-{shape.blocks - 1}"

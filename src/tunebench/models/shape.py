@@ -80,6 +80,19 @@ def _keep(path: Path, text: str) -> None:
         return
 
 
+def unmatched_modules(config: object, fields: tuple[str, ...], shape: Shape) -> str | None:
+    """What a method's module-name settings (`fields` of `config`) name that the backbone
+    lacks, with the names it has; None when every name matches."""
+    for name in fields:
+        missing = unmatched(getattr(config, name), shape)
+        if missing:
+            return (
+                f"{name} {missing} match no module of the backbone; its layers with weights "
+                f"are named {', '.join(shape.weight_layers)}"
+            )
+    return None
+
+
 def unmatched(targets: list[str] | None, shape: Shape) -> list[str]:
     """Those of `targets` that name no module, by peft's rule: a module matches a target when
     its name is the target or ends with "." + target."""

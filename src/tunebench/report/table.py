@@ -113,8 +113,8 @@ def build_table(records: list[RunRecord], metric: str | None = None) -> ReportTa
 
 def _table(layout: RowLayout, records: list[RunRecord], requested: str | None) -> ReportTable:
     completed = [r for r in records if r.status == "completed"]
-    metrics = task_metrics(completed, requested)
     columns = task_columns(completed)
+    metrics = task_metrics(completed, columns, requested)
     keys = layout.keys(completed)
     groups: dict[tuple[str, ...], list[RunRecord]] = {}
     for r in completed:
@@ -156,10 +156,11 @@ def task_columns(records: list[RunRecord]) -> dict[str, str]:
     return {r.run_id: f"{r.task} {settings[r.run_id]}".rstrip() for r in records}
 
 
-def task_metrics(records: list[RunRecord], requested: str | None) -> dict[str, Metric]:
+def task_metrics(
+    records: list[RunRecord], columns: dict[str, str], requested: str | None
+) -> dict[str, Metric]:
     """task column -> the test metric it shows: `requested` where the task's runs report it,
     else the task's family's default (accuracy, entity F1, perplexity, MSE for regression...)."""
-    columns = task_columns(records)
     shown: dict[str, Metric] = {}
     for r in records:
         if columns[r.run_id] in shown:

@@ -53,10 +53,16 @@ class StudySummary:
 
 
 def run_study(
-    study, output_dir: Path, console: Console, source: Path | None = None
+    study,
+    output_dir: Path,
+    console: Console,
+    source: Path | None = None,
+    runs: list[RunSpec] | None = None,
 ) -> StudySummary:
-    """Run (or resume) `study` into `output_dir`; `source` is its file, named in messages."""
-    runs = checked_runs(study, output_dir, source)
+    """Run (or resume) `study` into `output_dir`; `source` is its file, named in messages.
+    `runs`: what `checked_runs` returned, when the caller checked the study already."""
+    if runs is None:
+        runs = checked_runs(study, output_dir, source)
     state = process_state()
     if state.num_processes > 1 and not isinstance(study.executor, LocalExecutor):
         raise UserError("executor: a study under `accelerate launch` runs with `local` only")
