@@ -4,15 +4,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install chromium demo test bench bench-quick lint format clean
+.PHONY: install lock chromium demo test bench bench-quick lint format clean
 
-# torch is installed first and pinned exactly so pip takes the CPU build (see docs/install.md).
-$(INSTALLED): pyproject.toml
+# torch is installed first and pinned exactly so pip takes the CPU build (see docs/install.md);
+# then the exact versions of requirements.lock, then tunebench itself without resolving again.
+$(INSTALLED): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(INSTALLED)
+
+# Re-resolve requirements.lock from pyproject.toml's ranges (after changing them, or to take
+# newer releases); commit the result. pip-tools lives in its own venv, not the project's.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q pip-tools
+	.venv-lock/bin/pip-compile -q --upgrade --extra dev --strip-extras --no-emit-index-url \
+	  --no-emit-find-links -o requirements.lock pyproject.toml
 
 install: $(INSTALLED)
 
@@ -53,4 +63,4 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .venv-lock runs .pytest_cache

@@ -60,7 +60,7 @@ def trainer_baseline(spec: RunSpec) -> BaselineResult:
             learning_rate=training.learning_rate,
             weight_decay=training.weight_decay,
             lr_scheduler_type="linear",
-            warmup_ratio=training.warmup_ratio,
+            warmup_steps=training.warmup_ratio,  # transformers 5: a float below 1 is a ratio
             max_grad_norm=training.max_grad_norm,
             seed=spec.seed,
             eval_strategy="no",

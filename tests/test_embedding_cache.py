@@ -54,7 +54,7 @@ def test_encode_with_matches_one_text_at_a_time(tmp_path):
     """Batched, padded, length-sorted encoding equals encoding each text alone."""
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b", "c"]))
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    tokenizer = BertTokenizerFast(vocab=str(vocab))
     model = tiny_bert()
     encode = encode_with(TextEncoder(model, "mean"), tokenizer, max_length=16, batch_size=2)
     texts = ["a b c a b", "c", "a a", "b c a"]

@@ -38,7 +38,7 @@ def encoder(backbone: Backbone, pooling: str) -> TextEncoder:
 def setup(tmp_path):
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS]))
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    tokenizer = BertTokenizerFast(vocab=str(vocab))
     backbone = Backbone("tiny", tiny_bert(), tokenizer, "encoder", "mean", "tiny-path")
     train, validation, test = split(200, 0), split(60, 1), split(60, 2)
     mean, std = float(train.target.mean()), float(train.target.std())

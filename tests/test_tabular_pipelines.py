@@ -41,7 +41,7 @@ def toy_split(n: int, seed: int) -> TabularSplit:
 def tokenizer(tmp_path) -> BertTokenizerFast:
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS]))
-    return BertTokenizerFast(vocab_file=str(vocab))
+    return BertTokenizerFast(vocab=str(vocab))
 
 
 @pytest.fixture

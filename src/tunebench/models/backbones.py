@@ -87,7 +87,7 @@ def load_causal_lm(name: str, trust_remote_code: bool = False) -> Backbone:
 
 
 def is_decoder(config: PretrainedConfig) -> bool:
-    return bool(config.is_decoder) or _is_causal(config)
+    return bool(getattr(config, "is_decoder", False)) or _is_causal(config)
 
 
 def _is_causal(config) -> bool:

@@ -125,8 +125,12 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def _converted_smollm2() -> Path:
-    """Convert the packaged GGUF file to a safetensors folder once per cache; return the folder."""
-    target = assets.cache_dir() / "models" / "smollm2-135m"
+    """Convert the packaged GGUF file to a safetensors folder once per cache; return the folder.
+
+    The folder is per transformers major version: 4.x wrote a tokenizer that prepends BOS,
+    5.x one that does not (as upstream SmolLM2's own tokenizer), and neither reads the other's
+    the same way."""
+    target = assets.cache_dir() / "models" / "transformers5" / "smollm2-135m"
     if (target / "config.json").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer  # only the first time
