@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +14,8 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own
 
 from tunebench import interrupt
 from tunebench.errors import UserError
+from tunebench.export import commands as export_commands
+from tunebench.quiet import quiet_libraries
 
 app = typer.Typer(
     add_completion=False,
@@ -70,7 +71,7 @@ def run(
         study = override_executor(study, executor, workers)
     folder = output or Path("runs") / study.name
     runs = checked_runs(study, folder, study_file)  # before torch loads: told at once
-    _quiet_libraries()
+    quiet_libraries()
     from tunebench.study.runner import run_study
 
     if threads is not None:
@@ -86,6 +87,10 @@ def run(
     results(folder, Format.table, None)
     if summary.failed:
         raise typer.Exit(1)
+
+
+app.command("export")(export_commands.export)
+app.command("predict")(export_commands.predict)
 
 
 @app.command()
@@ -229,16 +234,6 @@ def packaged_assets(names: list[str] | None) -> list:
     if unknown:
         raise UserError(f"unknown asset {unknown[0]!r}; known names: {', '.join(by_name)}")
     return [asset for name in names for asset in by_name[name]]
-
-
-def _quiet_libraries() -> None:
-    """Keep the terminal for our progress bars: no library chatter about expected situations."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, PositiveInt, model_validator
 from tunebench.assets import Asset
 from tunebench.errors import UserError
 from tunebench.families.labels import METHOD_ROWS, RowLayout
+from tunebench.methods.base import ModelKind
 from tunebench.methods.entry import MethodEntry
 from tunebench.metrics import Metric
 
@@ -158,6 +159,9 @@ class Family:
     """Top-level study settings only this family reads (tabular: pipelines, downstream, ...)."""
     union_tags: ClassVar[frozenset[str]] = frozenset()
     """Tags of the family's own discriminated unions, left out of error locations."""
+    model_kind: ClassVar[ModelKind | None] = None
+    """The model it builds around a backbone (a classifier, a causal LM, ...), which says how
+    `tunebench export` rebuilds and writes a run; None: its runs cannot be exported."""
 
     @property
     def builtins(self) -> dict[str, BuiltinTask]:

@@ -32,6 +32,8 @@ TOKEN_LOSS = Metric("loss", False, resample=_token_loss)
 class CausalLMFamily(Family):
     """Base of the families that train a decoder with its language-modelling head."""
 
+    model_kind = "causal_lm"
+
     def prepare(self, context: RunContext, backbone: Backbone) -> CausalRun:
         """The run's batches and scoring, from the data and the model as loaded (before the
         method is applied: DPO's reference model is the model as loaded)."""

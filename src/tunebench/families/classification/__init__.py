@@ -80,6 +80,7 @@ class Classification(Family):
     metrics = metric_table(*CLASSIFICATION)
     validation = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "auroc")
     report_default = "accuracy"
+    model_kind = "classifier"
 
     def load(self, task: ClassificationTask) -> data.TaskData:
         """A built-in task or a user file, with the config's sample caps."""

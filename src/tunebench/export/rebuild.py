@@ -1,0 +1,135 @@
+"""A recorded run's trained model, rebuilt: the backbone loaded, the model its family builds
+around it, the method applied as in training, and the checkpoint's tensors loaded into it.
+
+A checkpoint (`save_checkpoints: true`) holds the trainable tensors only; everything else is
+the pretrained backbone, which loads the same way it did for the run. Every tensor of the
+checkpoint must land in the rebuilt model, so a run rebuilt differently fails here, loudly,
+rather than exporting a model that is not the one that was tested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file
+from torch import nn
+
+from tunebench.errors import UserError
+from tunebench.families.base import Family
+from tunebench.families.registry import family_for
+from tunebench.methods import METHODS
+from tunebench.methods.base import ModelKind
+from tunebench.models.backbones import Backbone, load_backbone, load_causal_lm
+from tunebench.models.heads import SequenceClassifier
+from tunebench.records import RunRecord
+from tunebench.store import ResultsStore
+from tunebench.study.spec import RunSpec
+
+EXPORTABLE: tuple[ModelKind, ...] = ("classifier", "causal_lm")
+"""The model kinds `export` writes today (token classifiers and tabular pipelines: not yet)."""
+
+
+@dataclass
+class Rebuilt:
+    record: RunRecord
+    spec: RunSpec
+    kind: ModelKind
+    model: nn.Module
+    """As it trained: the method applied (a peft model for the peft methods), weights loaded."""
+    backbone: Backbone
+    label_names: list[str] | None
+    pooling: str | None
+    columns: dict[str, str | None] | None
+    """A classifier's input columns for `predict`: {"text": ..., "text_pair": ... or None}."""
+
+
+def recorded_run(study_dir: Path, run_id: str) -> tuple[RunRecord, Path]:
+    """The completed run `run_id` of the study in `study_dir` and its checkpoint file."""
+    store_path = study_dir / "results.sqlite"
+    if not store_path.is_file():
+        raise UserError(f"{study_dir}: no results.sqlite here (not a study's output folder)")
+    with ResultsStore(store_path) as store:
+        record = store.record(run_id)
+    if record is None:
+        raise UserError(
+            f"run {run_id!r} is not in {store_path} (`tunebench results {study_dir} "
+            "--format json` lists the runs and their ids)"
+        )
+    if record.status != "completed":
+        raise UserError(f"run {run_id} is {record.status}, not completed: nothing to export")
+    checkpoint = study_dir / "checkpoints" / run_id / "trainable.safetensors"
+    if not checkpoint.is_file():
+        raise UserError(
+            f"run {run_id} has no checkpoint ({checkpoint} is missing): the study ran without "
+            "`save_checkpoints: true`. Set it in the study file and run the study into a new "
+            "output folder (completed runs are not trained again in this one)"
+        )
+    return record, checkpoint
+
+
+def spec_of(record: RunRecord) -> RunSpec:
+    """The run's spec from its recorded config (the family's options are the extra keys)."""
+    fields = set(RunSpec.model_fields) - {"options"}
+    config = record.config
+    options = {k: v for k, v in config.items() if k not in fields}
+    return RunSpec.model_validate(
+        {**{k: config[k] for k in fields if k in config}, "options": options}
+    )
+
+
+def rebuild(study_dir: Path, run_id: str) -> Rebuilt:
+    """The trained model of a recorded run, ready to be written out (UserError if it cannot)."""
+    record, checkpoint = recorded_run(study_dir, run_id)
+    spec = spec_of(record)
+    family = family_for(spec.task)
+    kind = family.model_kind
+    if kind not in EXPORTABLE or spec.method is None:
+        raise UserError(
+            f"run {run_id}: export writes classification and generative (causal LM) runs; "
+            f"a {family.name} run cannot be exported yet"
+        )
+    label_names, columns = _inputs(family, spec) if kind == "classifier" else (None, None)
+    backbone, model, pooling = _model(spec, kind, label_names)
+    _load(model, load_file(checkpoint), checkpoint)
+    model.eval()
+    return Rebuilt(record, spec, kind, model, backbone, label_names, pooling, columns)
+
+
+def _inputs(family: Family, spec: RunSpec) -> tuple[list[str], dict[str, str | None]]:
+    """A classification task's label names and the columns a file to predict on needs: the
+    task's own for a user's file, `text` (and `text_pair`) for a built-in task."""
+    task, data = spec.task, family.load(spec.task)
+    pairs = data.test.text_pairs is not None
+    if task.path is not None:
+        columns = {"text": task.text_column, "text_pair": task.text_pair_column}
+    else:
+        columns = {"text": "text", "text_pair": "text_pair" if pairs else None}
+    return list(data.label_names), columns
+
+
+def _model(
+    spec: RunSpec, kind: ModelKind, label_names: list[str] | None
+) -> tuple[Backbone, nn.Module, str | None]:
+    """The model as `train_and_test` built it, before training (the method applied)."""
+    method = METHODS[spec.method.name]
+    if kind == "causal_lm":
+        backbone = load_causal_lm(spec.backbone, spec.trust_remote_code)
+        return backbone, method.apply(backbone.model, spec.method, backbone.path), None
+    backbone = load_backbone(spec.backbone, spec.trust_remote_code)
+    pooling = spec.training.pooling
+    pooling = backbone.default_pooling if pooling == "auto" else pooling
+    classifier = SequenceClassifier(backbone.model, len(label_names), pooling)
+    return backbone, method.apply(classifier, spec.method, backbone.path), pooling
+
+
+def _load(model: nn.Module, tensors: dict[str, Any], path: Path) -> None:
+    missing_from_model = set(tensors) - set(model.state_dict())
+    if missing_from_model:
+        names = ", ".join(sorted(missing_from_model)[:3])
+        raise UserError(
+            f"{path}: {len(missing_from_model)} tensors have no place in the rebuilt model "
+            f"({names}, ...): the checkpoint was written by another version of the run"
+        )
+    model.load_state_dict(tensors, strict=False)

@@ -1,0 +1,247 @@
+"""`tunebench export` and `predict`: every method's export, loaded in a fresh process (plain
+transformers + peft for the peft and model formats, running docs/export.md's own code),
+reproduces the run's recorded test predictions; bad requests are one clear line."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+from transformers import BertTokenizerFast
+
+from tunebench.errors import UserError
+from tunebench.export.folder import export_run
+from tunebench.export.rebuild import rebuild
+from tunebench.families.registry import load_task
+from tunebench.store import ResultsStore
+from tunebench.study.load import load_study
+from tunebench.study.runner import run_study
+
+from tiny import tiny_bert
+
+DOCS = Path(__file__).parents[1] / "docs" / "export.md"
+METHODS = """
+  - frozen
+  - full
+  - {name: last_n, n: 1}
+  - bitfit
+  - {name: lora, r: 4}
+  - ia3
+  - {name: prompt, num_virtual_tokens: 4}
+  - {name: prefix, num_virtual_tokens: 4}
+  - {name: adapter, reduction_factor: 4}
+"""
+WORDS = ["good", "day", "bad", "news", *map(str, range(30))]
+
+
+@pytest.fixture(scope="module")
+def study(tiny_assets, tmp_path_factory) -> Path:
+    """Every method on a tiny encoder and a tiny decoder, one epoch, checkpoints saved."""
+    root = tmp_path_factory.mktemp("export")
+    (root / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS]))
+    tiny_bert().save_pretrained(root / "encoder")
+    BertTokenizerFast(vocab=str(root / "vocab.txt")).save_pretrained(root / "encoder")
+    study_file = root / "study.yaml"
+    study_file.write_text(
+        f"name: export\nbackbones: [{root / 'encoder'}, {tiny_assets / 'lm'}]\n"
+        f"tasks:\n  - {{name: mine, path: {tiny_assets / 'task.csv'}}}\nmethods:{METHODS}"
+        "training: {epochs: 2, batch_size: 8, max_length: 32, learning_rate: 0.01}\n"
+        "save_checkpoints: true\n"
+    )
+    run_study(load_study(study_file), root / "out", Console(quiet=True), study_file)
+    return root / "out"
+
+
+def completed(study: Path) -> list:
+    with ResultsStore(study / "results.sqlite") as store:
+        return store.runs("completed")
+
+
+def test_every_method_trains_on_both_backbones_but_bitfit_on_llama(study):
+    with ResultsStore(study / "results.sqlite") as store:
+        failed = [(r.method, r.reason) for r in store.runs() if r.status != "completed"]
+    assert [(method, reason.split(":")[0]) for method, reason in failed] == [
+        ("bitfit", "unsupported")  # Llama has no biases
+    ]
+    assert len(completed(study)) == 17
+
+
+FRESH = """
+import json, sys
+{snippet}
+info, tokenizer, model, head = load(sys.argv[1])
+texts = json.loads(open(sys.argv[2]).read())
+chosen = probabilities(info, tokenizer, model, head, texts).tolist()
+assert not [m for m in sys.modules if m.startswith("tunebench")], "tunebench was imported"
+print(json.dumps(chosen))
+"""
+WITH_TUNEBENCH = """
+import json, sys
+from pathlib import Path
+from tunebench.export.load import load_export
+exported = load_export(Path(sys.argv[1]))
+texts = json.loads(open(sys.argv[2]).read())
+print(json.dumps(exported.probabilities(texts).tolist()))
+"""
+
+
+def docs_snippet() -> str:
+    return re.search(r"```python\n(.*?)```", DOCS.read_text(), re.S).group(1)
+
+
+def fresh_probabilities(script: str, folder: Path, texts_file: Path) -> torch.Tensor:
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder), str(texts_file)],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return torch.tensor(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@torch.inference_mode()
+def trained_probabilities(study: Path, run_id: str, texts: list[str]) -> torch.Tensor:
+    """The rebuilt run's own classifier on `texts`, in this process, as it was tested."""
+    run = rebuild(study, run_id)
+    batch = run.backbone.tokenizer(texts, padding=True, truncation=True, max_length=32)
+    batch = {k: torch.tensor(v) for k, v in batch.items() if k != "token_type_ids"}
+    return run.model(**batch).logits.float().softmax(-1)
+
+
+def test_each_export_reproduces_the_recorded_test_predictions_in_a_fresh_process(study, tmp_path):
+    runs = completed(study)
+    spec_task = load_study(study.parent / "study.yaml").tasks[0]
+    texts = load_task(spec_task).test.texts
+    texts_file = tmp_path / "texts.json"
+    texts_file.write_text(json.dumps(texts))
+    snippet = FRESH.format(snippet=docs_snippet())
+    for record in runs:
+        folder = tmp_path / record.run_id
+        written = export_run(study, record.run_id, folder)
+        assert written == {"adapter": "bottleneck"}.get(
+            record.method,
+            "peft" if record.method in ("lora", "ia3", "prompt", "prefix") else "model",
+        )
+        script = WITH_TUNEBENCH if written == "bottleneck" else snippet
+        recorded = record.metrics["test_examples"]["prediction"]
+        fresh = fresh_probabilities(script, folder, texts_file)
+        assert fresh.argmax(-1).tolist() == recorded, record.method
+        # the same probabilities too (tiny runs that predict one class would match anyway)
+        trained = trained_probabilities(study, record.run_id, texts)
+        torch.testing.assert_close(fresh, trained, atol=1e-5, rtol=0, msg=record.method)
+
+
+def test_a_peft_export_is_a_plain_adapter_folder_and_merge_writes_a_model(study, tmp_path):
+    lora = next(r for r in completed(study) if r.method == "lora" and "encoder" in r.backbone)
+    export_run(study, lora.run_id, tmp_path / "adapter")
+    config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str((study.parent / "encoder").resolve())
+    assert config["task_type"] == "FEATURE_EXTRACTION" and config["peft_type"] == "LORA"
+    info = json.loads((tmp_path / "adapter" / "tunebench.json").read_text())
+    assert info["labels"] == ["neg", "pos"] and info["run_id"] == lora.run_id
+    assert export_run(study, lora.run_id, tmp_path / "merged", merge=True) == "model"
+    texts_file = tmp_path / "texts.json"
+    texts_file.write_text(json.dumps(["good day 3", "bad news 7"]))
+    snippet = FRESH.format(snippet=docs_snippet())
+    adapter = fresh_probabilities(snippet, tmp_path / "adapter", texts_file)
+    merged = fresh_probabilities(snippet, tmp_path / "merged", texts_file)
+    torch.testing.assert_close(merged, adapter, atol=1e-5, rtol=0)
+
+
+def test_export_refusals_are_clear(study, tmp_path):
+    lora = next(r for r in completed(study) if r.method == "lora")
+    prompt = next(r for r in completed(study) if r.method == "prompt")
+    with pytest.raises(UserError, match="not in"):
+        export_run(study, "0000000000000000", tmp_path / "a")
+    with pytest.raises(UserError, match="applies to lora, ia3, not to prompt"):
+        export_run(study, prompt.run_id, tmp_path / "b", merge=True)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("kept")
+    with pytest.raises(UserError, match="not an empty folder"):
+        export_run(study, lora.run_id, tmp_path / "full")
+    checkpoint = study / "checkpoints" / lora.run_id / "trainable.safetensors"
+    checkpoint.rename(checkpoint.with_suffix(".moved"))
+    try:
+        with pytest.raises(UserError, match="save_checkpoints: true"):
+            export_run(study, lora.run_id, tmp_path / "c")
+    finally:
+        checkpoint.with_suffix(".moved").rename(checkpoint)
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tunebench.cli", *args], capture_output=True, text=True
+    )
+
+
+def test_predict_writes_one_row_per_input_row_and_refuses_bad_files(study, tmp_path):
+    lora = next(r for r in completed(study) if r.method == "lora" and "encoder" in r.backbone)
+    done = cli("export", str(study), lora.run_id, str(tmp_path / "exported"))
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "new.csv").write_text("text,other\ngood day 1,x\nbad news 2,y\ngood day 9,z\n")
+    out = tmp_path / "p.csv"
+    done = cli("predict", str(tmp_path / "exported"), str(tmp_path / "new.csv"), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "row,prediction,probability_neg,probability_pos" and len(lines) == 4
+    (tmp_path / "bad.csv").write_text("message\nhello\n")
+    out = tmp_path / "q.csv"
+    done = cli("predict", str(tmp_path / "exported"), str(tmp_path / "bad.csv"), "-o", str(out))
+    assert done.returncode == 2 and "no column 'text'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+CAUSAL_FRESH = """
+import json, sys
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+folder = sys.argv[1]
+info = json.loads(open(folder + "/tunebench.json").read())
+if info["format"] == "peft":
+    base = AutoModelForCausalLM.from_pretrained(info["base_model"])
+    model = PeftModel.from_pretrained(base, folder)
+elif info["format"] == "bottleneck":
+    from tunebench.export.load import load_bottleneck
+    model = load_bottleneck(__import__("pathlib").Path(folder), AutoModelForCausalLM)
+else:
+    model = AutoModelForCausalLM.from_pretrained(folder)
+batch = AutoTokenizer.from_pretrained(folder)(["repeat cat"], return_tensors="pt")
+with torch.inference_mode():
+    print(json.dumps(model.eval()(**batch).logits[0, -1].tolist()))
+"""
+
+
+def test_a_causal_lm_export_loads_with_auto_model_for_causal_lm(tiny_assets, tmp_path):
+    rows = [{"prompt": f"repeat {w}", "response": w} for w in ["cat", "dog"] * 12]
+    (tmp_path / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(
+        f"name: gen\nbackbones: [{tiny_assets / 'lm'}]\n"
+        f"tasks:\n  - {{name: g, family: generation, path: {tmp_path / 'gen.jsonl'}}}\n"
+        "methods: [{name: lora, r: 4}, {name: prefix, num_virtual_tokens: 4}, full, adapter]\n"
+        "training: {epochs: 1, batch_size: 8, max_length: 32, learning_rate: 0.01}\n"
+        "save_checkpoints: true\n"
+    )
+    run_study(load_study(study_file), tmp_path / "out", Console(quiet=True), study_file)
+    runs = completed(tmp_path / "out")
+    assert sorted(r.method for r in runs) == ["adapter", "full", "lora", "prefix"]
+    for record in runs:
+        folder = tmp_path / record.method
+        export_run(tmp_path / "out", record.run_id, folder)
+        done = subprocess.run(
+            [sys.executable, "-c", CAUSAL_FRESH, str(folder)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        run = rebuild(tmp_path / "out", record.run_id)
+        batch = run.backbone.tokenizer(["repeat cat"], return_tensors="pt")
+        with torch.inference_mode():
+            trained = run.model(**batch).logits[0, -1]
+        fresh = torch.tensor(json.loads(done.stdout.strip().splitlines()[-1]))
+        torch.testing.assert_close(fresh, trained, atol=1e-5, rtol=0, msg=record.method)
