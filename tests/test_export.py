@@ -219,19 +219,21 @@ with torch.inference_mode():
 
 
 def test_a_causal_lm_export_loads_with_auto_model_for_causal_lm(tiny_assets, tmp_path):
+    """Also the zero-shot run (frozen on a language model), which has no checkpoint."""
     rows = [{"prompt": f"repeat {w}", "response": w} for w in ["cat", "dog"] * 12]
     (tmp_path / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     study_file = tmp_path / "study.yaml"
     study_file.write_text(
         f"name: gen\nbackbones: [{tiny_assets / 'lm'}]\n"
         f"tasks:\n  - {{name: g, family: generation, path: {tmp_path / 'gen.jsonl'}}}\n"
-        "methods: [{name: lora, r: 4}, {name: prefix, num_virtual_tokens: 4}, full, adapter]\n"
+        "methods: [{name: lora, r: 4}, {name: prefix, num_virtual_tokens: 4}, full, adapter,"
+        " frozen]\n"
         "training: {epochs: 1, batch_size: 8, max_length: 32, learning_rate: 0.01}\n"
         "save_checkpoints: true\n"
     )
     run_study(load_study(study_file), tmp_path / "out", Console(quiet=True), study_file)
     runs = completed(tmp_path / "out")
-    assert sorted(r.method for r in runs) == ["adapter", "full", "lora", "prefix"]
+    assert sorted(r.method for r in runs) == ["adapter", "frozen", "full", "lora", "prefix"]
     for record in runs:
         folder = tmp_path / record.method
         export_run(tmp_path / "out", record.run_id, folder)

@@ -12,6 +12,7 @@ leaves nothing half-written; an OUT_DIR that exists and is not empty is refused.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,6 +37,7 @@ def export_run(study_dir: Path, run_id: str, out_dir: Path, merge: bool = False)
         run.backbone.tokenizer.save_pretrained(staging)
         info = _info(run, written, merge)
         (staging / INFO).write_text(json.dumps(info, indent=2) + "\n")
+        _usual_permissions(staging)
         if out_dir.exists():
             out_dir.rmdir()
         staging.rename(out_dir)
@@ -64,3 +66,12 @@ def _info(run: Rebuilt, written: str, merged: bool) -> dict:
         "run_config": run.record.config,
         "tunebench_version": __version__,
     }
+
+
+def _usual_permissions(folder: Path) -> None:
+    """What the user's umask gives new files (a temporary folder and safetensors are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for path in folder.iterdir():
+        path.chmod(0o666 & ~umask)

@@ -60,13 +60,13 @@ def recorded_run(study_dir: Path, run_id: str) -> tuple[RunRecord, Path]:
     if record.status != "completed":
         raise UserError(f"run {run_id} is {record.status}, not completed: nothing to export")
     checkpoint = study_dir / "checkpoints" / run_id / "trainable.safetensors"
-    if not checkpoint.is_file():
+    if not checkpoint.is_file() and record.costs.get("trainable_params") != 0:
         raise UserError(
             f"run {run_id} has no checkpoint ({checkpoint} is missing): the study ran without "
             "`save_checkpoints: true`. Set it in the study file and run the study into a new "
             "output folder (completed runs are not trained again in this one)"
         )
-    return record, checkpoint
+    return record, checkpoint  # a run that trained nothing (zero-shot) has no checkpoint
 
 
 def spec_of(record: RunRecord) -> RunSpec:
@@ -92,7 +92,7 @@ def rebuild(study_dir: Path, run_id: str) -> Rebuilt:
         )
     label_names, columns = _inputs(family, spec) if kind == "classifier" else (None, None)
     backbone, model, pooling = _model(spec, kind, label_names)
-    _load(model, load_file(checkpoint), checkpoint)
+    _load(model, load_file(checkpoint) if checkpoint.is_file() else {}, checkpoint)
     model.eval()
     return Rebuilt(record, spec, kind, model, backbone, label_names, pooling, columns)
 

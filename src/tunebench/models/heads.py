@@ -43,9 +43,11 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(backbone.config.hidden_size, num_labels)
         self.num_labels = num_labels
-        self._accepts_token_types = (
-            "token_type_ids" in inspect.signature(backbone.forward).parameters
-        )
+        parameters = inspect.signature(backbone.forward).parameters
+        self._accepts_token_types = "token_type_ids" in parameters
+        # transformers 5 calls prefix tuning's keys and values `cache` (`past_key_values` is
+        # deprecated there, to be removed in 5.40); remote-code models may still want the old name
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
 
     @property
     def device(self) -> torch.device:
@@ -101,7 +103,7 @@ class SequenceClassifier(nn.Module):
         if token_type_ids is not None and self._accepts_token_types:
             kwargs["token_type_ids"] = token_type_ids
         if past_key_values is not None:
-            kwargs["past_key_values"] = past_key_values
+            kwargs[self._cache_argument] = past_key_values
         outputs = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,
