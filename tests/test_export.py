@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from rich.console import Console
@@ -247,3 +248,34 @@ def test_a_causal_lm_export_loads_with_auto_model_for_causal_lm(tiny_assets, tmp
             trained = run.model(**batch).logits[0, -1]
         fresh = torch.tensor(json.loads(done.stdout.strip().splitlines()[-1]))
         torch.testing.assert_close(fresh, trained, atol=1e-5, rtol=0, msg=record.method)
+
+
+def test_predict_generates_with_an_exported_generation_run(tiny_assets, tmp_path):
+    from tunebench.families.causal_lm.sequences import Renderer
+    from tunebench.families.generation.run import generate
+    from tunebench.training.optim import make_accelerator
+
+    rows = [{"prompt": f"repeat {w}", "response": w} for w in ["cat", "dog"] * 12]
+    (tmp_path / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(
+        f"name: gen\nbackbones: [{tiny_assets / 'lm'}]\n"
+        f"tasks:\n  - {{name: g, family: generation, path: {tmp_path / 'gen.jsonl'},"
+        " max_new_tokens: 6}\nmethods: [{name: lora, r: 4}]\n"
+        "training: {epochs: 1, batch_size: 8, max_length: 32}\nsave_checkpoints: true\n"
+    )
+    run_study(load_study(study_file), tmp_path / "out", Console(quiet=True), study_file)
+    (lora,) = completed(tmp_path / "out")
+    assert cli("export", str(tmp_path / "out"), lora.run_id, str(tmp_path / "x")).returncode == 0
+    prompts = ["repeat cat", "repeat dog", "repeat sun"]
+    (tmp_path / "new.jsonl").write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
+    out = tmp_path / "generated.csv"
+    done = cli("predict", str(tmp_path / "x"), str(tmp_path / "new.jsonl"), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    written = pd.read_csv(out, keep_default_na=False)
+    assert list(written.columns) == ["row", "generation"] and len(written) == 3
+    run = rebuild(tmp_path / "out", lora.run_id)
+    renderer = Renderer(run.backbone.tokenizer, "chat")
+    training = run.spec.training
+    expected = generate(run.model, renderer, prompts, training, 6, make_accelerator(training))
+    assert written["generation"].tolist() == expected

@@ -37,8 +37,8 @@ def predict(
     data_file: Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet with the task's text.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The CSV to write.")],
 ) -> None:
-    """Predict a label and class probabilities for every row of a file with an exported
-    classifier; one output row per input row."""
+    """Predict with an exported run: a classifier's label and class probabilities, or a
+    generation run's greedy text, one output row per input row."""
     from tunebench.export.predict import predict_file
 
     quiet_libraries()

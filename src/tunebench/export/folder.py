@@ -57,6 +57,7 @@ def _info(run: Rebuilt, written: str, merged: bool) -> dict:
         "pooling": run.pooling,
         "labels": run.label_names,
         "columns": run.columns,
+        "generation": run.generation,
         "max_length": spec.training.max_length,
         "merged": merged,
         "run_id": run.record.run_id,

@@ -1,10 +1,11 @@
-"""`tunebench predict EXPORT_DIR DATA_FILE -o OUT.csv`: an exported classifier's predictions
-for every row of a CSV / JSONL / Parquet file with the task's text column(s).
+"""`tunebench predict EXPORT_DIR DATA_FILE -o OUT.csv`: an exported classifier's labels, or an
+exported generation run's texts, for every row of a CSV / JSONL / Parquet file with the task's
+input column(s).
 
 The file is read and checked before the model loads (a missing column or a blank text is one
 line naming the file, column and row, exit 2), and OUT.csv appears only when every row has
-been predicted: `row` (0-based, header not counted), `prediction` (a label name) and one
-`probability_<label>` column per class.
+been predicted: `row` (0-based, header not counted), then a classifier's `prediction` (a label
+name) and one `probability_<label>` column per class, or a generation run's `generation`.
 """
 
 from __future__ import annotations
@@ -25,26 +26,59 @@ BATCH = 32
 def predict_file(export_dir: Path, data_file: Path, out_file: Path, progress: Progress) -> int:
     """Write the predictions for `data_file` into `out_file`; returns the number of rows."""
     info = _info(export_dir)
-    texts, pairs = _read_inputs(data_file, info["columns"])
+    inputs = _read_inputs(data_file, info["columns"])
     from tunebench.export.load import load_export  # torch and transformers: after the checks
 
     exported = load_export(export_dir)
-    labels = info["labels"]
-    rows = []
-    task = progress.add_task("predicting", total=len(texts))
-    for start in range(0, len(texts), BATCH):
-        end = start + BATCH
-        chunk_pairs = pairs[start:end] if pairs is not None else None
-        rows.extend(exported.probabilities(texts[start:end], chunk_pairs).tolist())
-        progress.update(task, advance=len(texts[start:end]))
-    frame = pd.DataFrame(rows, columns=[f"probability_{label}" for label in labels])
-    frame.insert(0, "prediction", [labels[max(range(len(r)), key=r.__getitem__)] for r in rows])
-    frame.insert(0, "row", range(len(rows)))
+    count = len(next(iter(inputs.values())))
+    task = progress.add_task("predicting", total=count)
+
+    def advance(done: int) -> None:
+        progress.update(task, advance=done)
+
+    if info["model_kind"] == "classifier":
+        frame = _classified(exported, inputs, advance)
+    else:
+        frame = _generated(exported, inputs["prompt"], advance)
+    frame.insert(0, "row", range(count))
     out_file.parent.mkdir(parents=True, exist_ok=True)
     partial = out_file.with_name(f".{out_file.name}.partial")
     frame.to_csv(partial, index=False)
     os.replace(partial, out_file)
-    return len(rows)
+    return count
+
+
+def _classified(exported, inputs: dict[str, list[str]], advance) -> pd.DataFrame:
+    """`prediction` (a label name) and `probability_<label>` per class."""
+    texts, pairs, labels = inputs["text"], inputs.get("text_pair"), exported.info["labels"]
+    rows = []
+    for start in range(0, len(texts), BATCH):
+        end = start + BATCH
+        chunk_pairs = pairs[start:end] if pairs is not None else None
+        rows.extend(exported.probabilities(texts[start:end], chunk_pairs).tolist())
+        advance(len(texts[start:end]))
+    frame = pd.DataFrame(rows, columns=[f"probability_{label}" for label in labels])
+    frame.insert(0, "prediction", [labels[max(range(len(r)), key=r.__getitem__)] for r in rows])
+    return frame
+
+
+def _generated(exported, prompts: list[str], advance) -> pd.DataFrame:
+    """`generation`: the greedy continuation, as the run's generation family produced it."""
+    from tunebench.families.causal_lm.sequences import Renderer
+    from tunebench.families.generation.run import generate
+    from tunebench.training.config import TrainingConfig
+    from tunebench.training.optim import make_accelerator
+
+    info = exported.info
+    training = TrainingConfig.model_validate(info["run_config"]["training"])
+    renderer = Renderer(exported.tokenizer, info["generation"]["prompt_format"])
+    accelerator, outputs = make_accelerator(training), []
+    for start in range(0, len(prompts), BATCH):
+        chunk = prompts[start : start + BATCH]
+        new_tokens = info["generation"]["max_new_tokens"]
+        outputs += generate(exported.model, renderer, chunk, training, new_tokens, accelerator)
+        advance(len(chunk))
+    return pd.DataFrame({"generation": outputs})
 
 
 def _info(export_dir: Path) -> dict:
@@ -52,21 +86,18 @@ def _info(export_dir: Path) -> dict:
     if not path.is_file():
         raise UserError(f"{export_dir}: no tunebench.json here (not a `tunebench export` folder)")
     info = json.loads(path.read_text())
-    if info.get("model_kind") != "classifier":
+    if info.get("model_kind") != "classifier" and not info.get("generation"):
         raise UserError(
-            f"{export_dir}: predict writes a classifier's predictions; this export is a "
-            f"{info.get('model_kind')} (load it with transformers: docs/export.md)"
+            f"{export_dir}: predict writes a classifier's labels or a generation run's texts; "
+            "this export is neither (load it with transformers: docs/export.md)"
         )
     return info
 
 
-def _read_inputs(data_file: Path, columns: dict) -> tuple[list[str], list[str] | None]:
-    """The file's texts (and pairs), checked: the columns exist, no text is blank."""
+def _read_inputs(data_file: Path, columns: dict[str, str | None]) -> dict[str, list[str]]:
+    """The file's input texts by role ("text", "text_pair", "prompt"), checked: the columns
+    exist and no text is blank."""
     frame = read_table(data_file)
-    wanted = {"text_column": columns["text"]}
-    if columns.get("text_pair"):
-        wanted["text_pair_column"] = columns["text_pair"]
-    require_columns(frame, data_file, **wanted)
-    texts = texts_of(frame[columns["text"]], data_file)
-    pairs = texts_of(frame[columns["text_pair"]], data_file) if columns.get("text_pair") else None
-    return texts, pairs
+    wanted = {role: column for role, column in columns.items() if column}
+    require_columns(frame, data_file, **{f"{role}_column": c for role, c in wanted.items()})
+    return {role: texts_of(frame[column], data_file) for role, column in wanted.items()}

@@ -42,7 +42,10 @@ class Rebuilt:
     label_names: list[str] | None
     pooling: str | None
     columns: dict[str, str | None] | None
-    """A classifier's input columns for `predict`: {"text": ..., "text_pair": ... or None}."""
+    """The input columns `predict` reads: a classifier's {"text": ..., "text_pair": ... or
+    None}, a generation run's {"prompt": ...}; None for other causal-LM runs."""
+    generation: dict | None = None
+    """A generation run's `prompt_format` (resolved) and `max_new_tokens`, for `predict`."""
 
 
 def recorded_run(study_dir: Path, run_id: str) -> tuple[RunRecord, Path]:
@@ -94,7 +97,10 @@ def rebuild(study_dir: Path, run_id: str) -> Rebuilt:
     backbone, model, pooling = _model(spec, kind, label_names)
     _load(model, load_file(checkpoint) if checkpoint.is_file() else {}, checkpoint)
     model.eval()
-    return Rebuilt(record, spec, kind, model, backbone, label_names, pooling, columns)
+    rebuilt = Rebuilt(record, spec, kind, model, backbone, label_names, pooling, columns)
+    if family.name == "generation":
+        rebuilt.columns, rebuilt.generation = _generation_inputs(family, spec, backbone)
+    return rebuilt
 
 
 def _inputs(family: Family, spec: RunSpec) -> tuple[list[str], dict[str, str | None]]:
@@ -107,6 +113,19 @@ def _inputs(family: Family, spec: RunSpec) -> tuple[list[str], dict[str, str | N
     else:
         columns = {"text": "text", "text_pair": "text_pair" if pairs else None}
     return list(data.label_names), columns
+
+
+def _generation_inputs(family: Family, spec: RunSpec, backbone: Backbone) -> tuple[dict, dict]:
+    """A generation task's prompt column (a built-in task's: `prompt`) and how it generated."""
+    from tunebench.families.causal_lm.sequences import resolve_format
+
+    task = spec.task
+    column = task.prompt_column if task.path is not None else "prompt"
+    settings = {
+        "prompt_format": resolve_format(task.prompt_format, backbone.tokenizer),
+        "max_new_tokens": family.load(task).max_new_tokens,
+    }
+    return {"prompt": column}, settings
 
 
 def _model(
