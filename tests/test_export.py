@@ -219,30 +219,38 @@ with torch.inference_mode():
 """
 
 
-def test_a_causal_lm_export_loads_with_auto_model_for_causal_lm(tiny_assets, tmp_path):
-    """Also the zero-shot run (frozen on a language model), which has no checkpoint."""
+@pytest.fixture(scope="module")
+def generation_study(tiny_assets, tmp_path_factory) -> Path:
+    """Five methods on the tiny decoder and a generation file task, checkpoints saved."""
+    root = tmp_path_factory.mktemp("generation_export")
     rows = [{"prompt": f"repeat {w}", "response": w} for w in ["cat", "dog"] * 12]
-    (tmp_path / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    study_file = tmp_path / "study.yaml"
+    (root / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    study_file = root / "study.yaml"
     study_file.write_text(
         f"name: gen\nbackbones: [{tiny_assets / 'lm'}]\n"
-        f"tasks:\n  - {{name: g, family: generation, path: {tmp_path / 'gen.jsonl'}}}\n"
+        f"tasks:\n  - {{name: g, family: generation, path: {root / 'gen.jsonl'},"
+        " max_new_tokens: 6}\n"
         "methods: [{name: lora, r: 4}, {name: prefix, num_virtual_tokens: 4}, full, adapter,"
         " frozen]\n"
         "training: {epochs: 1, batch_size: 8, max_length: 32, learning_rate: 0.01}\n"
         "save_checkpoints: true\n"
     )
-    run_study(load_study(study_file), tmp_path / "out", Console(quiet=True), study_file)
-    runs = completed(tmp_path / "out")
+    run_study(load_study(study_file), root / "out", Console(quiet=True), study_file)
+    return root / "out"
+
+
+def test_a_causal_lm_export_loads_with_auto_model_for_causal_lm(generation_study, tmp_path):
+    """Also the zero-shot run (frozen on a language model), which has no checkpoint."""
+    runs = completed(generation_study)
     assert sorted(r.method for r in runs) == ["adapter", "frozen", "full", "lora", "prefix"]
     for record in runs:
         folder = tmp_path / record.method
-        export_run(tmp_path / "out", record.run_id, folder)
+        export_run(generation_study, record.run_id, folder)
         done = subprocess.run(
             [sys.executable, "-c", CAUSAL_FRESH, str(folder)], capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        run = rebuild(tmp_path / "out", record.run_id)
+        run = rebuild(generation_study, record.run_id)
         batch = run.backbone.tokenizer(["repeat cat"], return_tensors="pt")
         with torch.inference_mode():
             trained = run.model(**batch).logits[0, -1]
@@ -250,23 +258,13 @@ def test_a_causal_lm_export_loads_with_auto_model_for_causal_lm(tiny_assets, tmp
         torch.testing.assert_close(fresh, trained, atol=1e-5, rtol=0, msg=record.method)
 
 
-def test_predict_generates_with_an_exported_generation_run(tiny_assets, tmp_path):
+def test_predict_generates_with_an_exported_generation_run(generation_study, tmp_path):
     from tunebench.families.causal_lm.sequences import Renderer
     from tunebench.families.generation.run import generate
     from tunebench.training.optim import make_accelerator
 
-    rows = [{"prompt": f"repeat {w}", "response": w} for w in ["cat", "dog"] * 12]
-    (tmp_path / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    study_file = tmp_path / "study.yaml"
-    study_file.write_text(
-        f"name: gen\nbackbones: [{tiny_assets / 'lm'}]\n"
-        f"tasks:\n  - {{name: g, family: generation, path: {tmp_path / 'gen.jsonl'},"
-        " max_new_tokens: 6}\nmethods: [{name: lora, r: 4}]\n"
-        "training: {epochs: 1, batch_size: 8, max_length: 32}\nsave_checkpoints: true\n"
-    )
-    run_study(load_study(study_file), tmp_path / "out", Console(quiet=True), study_file)
-    (lora,) = completed(tmp_path / "out")
-    assert cli("export", str(tmp_path / "out"), lora.run_id, str(tmp_path / "x")).returncode == 0
+    lora = next(r for r in completed(generation_study) if r.method == "lora")
+    assert cli("export", str(generation_study), lora.run_id, str(tmp_path / "x")).returncode == 0
     prompts = ["repeat cat", "repeat dog", "repeat sun"]
     (tmp_path / "new.jsonl").write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
     out = tmp_path / "generated.csv"
@@ -274,7 +272,7 @@ def test_predict_generates_with_an_exported_generation_run(tiny_assets, tmp_path
     assert done.returncode == 0, done.stderr
     written = pd.read_csv(out, keep_default_na=False)
     assert list(written.columns) == ["row", "generation"] and len(written) == 3
-    run = rebuild(tmp_path / "out", lora.run_id)
+    run = rebuild(generation_study, lora.run_id)
     renderer = Renderer(run.backbone.tokenizer, "chat")
     training = run.spec.training
     expected = generate(run.model, renderer, prompts, training, 6, make_accelerator(training))
