@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import torch
 from rich.console import Console
-from transformers import BertTokenizerFast
 
 from tunebench.errors import UserError
 from tunebench.export.folder import export_run
@@ -22,7 +21,7 @@ from tunebench.store import ResultsStore
 from tunebench.study.load import load_study
 from tunebench.study.runner import run_study
 
-from tiny import tiny_bert
+from tiny import save_tiny_word_encoder
 
 DOCS = Path(__file__).parents[1] / "docs" / "export.md"
 METHODS = """
@@ -43,9 +42,7 @@ WORDS = ["good", "day", "bad", "news", *map(str, range(30))]
 def study(tiny_assets, tmp_path_factory) -> Path:
     """Every method on a tiny encoder and a tiny decoder, one epoch, checkpoints saved."""
     root = tmp_path_factory.mktemp("export")
-    (root / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS]))
-    tiny_bert().save_pretrained(root / "encoder")
-    BertTokenizerFast(vocab=str(root / "vocab.txt")).save_pretrained(root / "encoder")
+    save_tiny_word_encoder(root / "encoder", WORDS)
     study_file = root / "study.yaml"
     study_file.write_text(
         f"name: export\nbackbones: [{root / 'encoder'}, {tiny_assets / 'lm'}]\n"

@@ -113,3 +113,16 @@ def tiny_context(training, method: str = "lora", seed: int = 0, family: str = "c
         method=METHODS[method].config(), seed=seed, training=training, backbone=None, options={}
     )
     return RunContext(spec, FAMILIES[family], None, make_accelerator(training), None, Path("."))
+
+
+def save_tiny_word_encoder(folder: Path, words: list[str]) -> Path:
+    """A tiny BERT and a word-level WordPiece tokenizer over `words`, saved as a model folder
+    a study can name as its backbone."""
+    from transformers import BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *words]))
+    tiny_bert().save_pretrained(folder)
+    BertTokenizerFast(vocab=str(vocab)).save_pretrained(folder)
+    return folder

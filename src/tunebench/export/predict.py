@@ -89,7 +89,8 @@ def _info(export_dir: Path) -> dict:
     if info.get("model_kind") != "classifier" and not info.get("generation"):
         raise UserError(
             f"{export_dir}: predict writes a classifier's labels or a generation run's texts; "
-            "this export is neither (load it with transformers: docs/export.md)"
+            f"this export is a {info.get('model_kind')} run's (load it with transformers: "
+            "docs/export.md)"
         )
     return info
 

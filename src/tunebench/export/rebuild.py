@@ -27,8 +27,9 @@ from tunebench.records import RunRecord
 from tunebench.store import ResultsStore
 from tunebench.study.spec import RunSpec
 
-EXPORTABLE: tuple[ModelKind, ...] = ("classifier", "causal_lm")
-"""The model kinds `export` writes today (token classifiers and tabular pipelines: not yet)."""
+EXPORTABLE: tuple[ModelKind, ...] = ("classifier", "token_classifier", "causal_lm")
+"""The model kinds `export` writes (a tabular pipeline's text encoder feeds a model of its own:
+not yet)."""
 
 
 @dataclass
@@ -90,10 +91,13 @@ def rebuild(study_dir: Path, run_id: str) -> Rebuilt:
     kind = family.model_kind
     if kind not in EXPORTABLE or spec.method is None:
         raise UserError(
-            f"run {run_id}: export writes classification and generative (causal LM) runs; "
+            f"run {run_id}: export writes classification, token-classification and generative "
+            "(causal LM) runs; "
             f"a {family.name} run cannot be exported yet"
         )
     label_names, columns = _inputs(family, spec) if kind == "classifier" else (None, None)
+    if kind == "token_classifier":
+        label_names = list(family.load(spec.task).label_names)
     backbone, model, pooling = _model(spec, kind, label_names)
     _load(model, load_file(checkpoint) if checkpoint.is_file() else {}, checkpoint)
     model.eval()
@@ -137,6 +141,11 @@ def _model(
         backbone = load_causal_lm(spec.backbone, spec.trust_remote_code)
         return backbone, method.apply(backbone.model, spec.method, backbone.path), None
     backbone = load_backbone(spec.backbone, spec.trust_remote_code)
+    if kind == "token_classifier":
+        from tunebench.families.token_classification.run import TokenClassifier
+
+        model = TokenClassifier(backbone.model, len(label_names))
+        return backbone, method.apply(model, spec.method, backbone.path), None
     pooling = spec.training.pooling
     pooling = backbone.default_pooling if pooling == "auto" else pooling
     classifier = SequenceClassifier(backbone.model, len(label_names), pooling)

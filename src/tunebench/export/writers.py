@@ -6,8 +6,9 @@
     --merge (lora, ia3), full, last_n, bitfit, frozen -> a `save_pretrained` model folder
     adapter (bottleneck, ours)                 -> bottleneck.json + bottleneck.safetensors
 
-A classifier's head (a linear layer on the pooled hidden states) goes beside it in
-head.safetensors; the pooling and label names are in tunebench.json (export/__init__.py).
+A classifier's head (a linear layer on the pooled hidden states, or on every token's for a
+token classifier) goes beside it in head.safetensors; the pooling and label names are in
+tunebench.json (export/folder.py).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def write(run: Rebuilt, out: Path, merge: bool) -> str:
     else:
         _backbone_of(model).save_pretrained(out, safe_serialization=True)
         written = "model"
-    if run.kind == "classifier":
+    if run.kind != "causal_lm":
         save_file(_head_state(model), out / HEAD_WEIGHTS)
     return written
 
@@ -65,14 +66,14 @@ def _write_peft(model: PeftModel, run: Rebuilt, out: Path) -> None:
     config = copy.deepcopy(model.peft_config["default"])
     config.base_model_name_or_path = str(Path(run.backbone.path).resolve())
     config.modules_to_save = None  # our head is written apart, in head.safetensors
-    if run.kind == "classifier":
+    if run.kind != "causal_lm":
         # the bare transformer: peft's feature-extraction wrapper adds prompt / prefix tokens
         config.task_type = "FEATURE_EXTRACTION"
     state = {}
     for name, tensor in get_peft_model_state_dict(model).items():
         if ".classifier." in f".{name}":  # the head (peft's saved copy), written apart
             continue
-        if run.kind == "classifier" and name.startswith(_WRAPPED + _IN_CLASSIFIER):
+        if run.kind != "causal_lm" and name.startswith(_WRAPPED + _IN_CLASSIFIER):
             name = _WRAPPED + name[len(_WRAPPED + _IN_CLASSIFIER) :]
         state[name] = tensor.detach().contiguous()
     config.save_pretrained(out)

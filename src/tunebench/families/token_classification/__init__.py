@@ -79,6 +79,7 @@ class TokenClassification(Family):
     metrics = metric_table(ENTITY_F1, ENTITY_PRECISION, ENTITY_RECALL, TOKEN_ACCURACY)
     validation = ("entity_f1", "entity_precision", "entity_recall", "token_accuracy")
     report_default = "entity_f1"
+    model_kind = "token_classifier"
 
     def load(self, task: TokenTask) -> data.TokenData:
         return data.load_token_task(task)
