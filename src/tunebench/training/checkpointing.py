@@ -4,8 +4,9 @@ Activations, not weights or optimiser state, fill memory when a small model trai
 batches (SmolLM2 at 16 x 256 tokens: LoRA needs 12 GB, as much as full fine-tuning), so a
 parameter-efficient method saves little memory without this. Each transformer block keeps
 only its input and recomputes the rest during backward: the same gradients, ~1/3 more compute.
-It uses transformers' own switch with PyTorch's non-reentrant checkpoint, which lets gradients
-reach LoRA / adapter weights inside frozen blocks without making the inputs require grad.
+It uses transformers' own switch (`activation_checkpointing_enable` in 5.x) with PyTorch's
+non-reentrant checkpoint, which lets gradients reach LoRA / adapter weights inside frozen
+blocks without making the inputs require grad.
 Whether a method works with it is the method's declared capability
 (`Method.gradient_checkpointing`).
 """
@@ -24,4 +25,7 @@ def enable(backbone: PreTrainedModel) -> None:
             f"training.gradient_checkpointing: {type(backbone).__name__} does not support "
             "gradient checkpointing"
         )
-    backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if hasattr(backbone, "activation_checkpointing_enable"):  # transformers 5's name
+        backbone.activation_checkpointing_enable({"use_reentrant": False})
+    else:
+        backbone.gradient_checkpointing_enable({"use_reentrant": False})
