@@ -19,10 +19,9 @@ from pathlib import Path
 
 from tunebench import __version__
 from tunebench.errors import UserError
+from tunebench.export.info import INFO
 from tunebench.export.rebuild import Rebuilt, rebuild
 from tunebench.export.writers import write
-
-INFO = "tunebench.json"
 
 
 def export_run(study_dir: Path, run_id: str, out_dir: Path, merge: bool = False) -> str:

@@ -15,6 +15,7 @@ from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
 from tunebench.errors import UserError
+from tunebench.export.info import read_info
 from tunebench.export.writers import BOTTLENECK_CONFIG, BOTTLENECK_WEIGHTS, HEAD_WEIGHTS
 from tunebench.models.heads import pool
 
@@ -50,10 +51,7 @@ class Exported:
 
 def load_export(folder: Path) -> Exported:
     """An exported folder's model, tokenizer and head (UserError if it is not one)."""
-    info_path = folder / "tunebench.json"
-    if not info_path.is_file():
-        raise UserError(f"{folder}: no tunebench.json here (not a `tunebench export` folder)")
-    info = json.loads(info_path.read_text())
+    info = read_info(folder)
     causal = info["model_kind"] == "causal_lm"
     model_class = AutoModelForCausalLM if causal else AutoModel
     if info["format"] == "peft":

@@ -10,7 +10,6 @@ name) and one `probability_<label>` column per class, or a generation run's `gen
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 from rich.progress import Progress
 
 from tunebench.errors import UserError
+from tunebench.export.info import read_info
 from tunebench.families.files import read_table, require_columns, texts_of
 
 BATCH = 32
@@ -82,10 +82,7 @@ def _generated(exported, prompts: list[str], advance) -> pd.DataFrame:
 
 
 def _info(export_dir: Path) -> dict:
-    path = export_dir / "tunebench.json"
-    if not path.is_file():
-        raise UserError(f"{export_dir}: no tunebench.json here (not a `tunebench export` folder)")
-    info = json.loads(path.read_text())
+    info = read_info(export_dir)
     if info.get("model_kind") != "classifier" and not info.get("generation"):
         raise UserError(
             f"{export_dir}: predict writes a classifier's labels or a generation run's texts; "

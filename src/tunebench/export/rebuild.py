@@ -17,14 +17,13 @@ from safetensors.torch import load_file
 from torch import nn
 
 from tunebench.errors import UserError
-from tunebench.families.base import Family
 from tunebench.families.registry import family_for
 from tunebench.methods import METHODS
 from tunebench.methods.base import ModelKind
 from tunebench.models.backbones import Backbone, load_backbone, load_causal_lm
-from tunebench.models.heads import SequenceClassifier
 from tunebench.records import RunRecord
 from tunebench.store import ResultsStore
+from tunebench.study.run_path import checkpoint_file
 from tunebench.study.spec import RunSpec
 
 EXPORTABLE: tuple[ModelKind, ...] = ("classifier", "token_classifier", "causal_lm")
@@ -63,7 +62,7 @@ def recorded_run(study_dir: Path, run_id: str) -> tuple[RunRecord, Path]:
         )
     if record.status != "completed":
         raise UserError(f"run {run_id} is {record.status}, not completed: nothing to export")
-    checkpoint = study_dir / "checkpoints" / run_id / "trainable.safetensors"
+    checkpoint = checkpoint_file(study_dir, run_id)
     if not checkpoint.is_file() and record.costs.get("trainable_params") != 0:
         raise UserError(
             f"run {run_id} has no checkpoint ({checkpoint} is missing): the study ran without "
@@ -73,61 +72,47 @@ def recorded_run(study_dir: Path, run_id: str) -> tuple[RunRecord, Path]:
     return record, checkpoint  # a run that trained nothing (zero-shot) has no checkpoint
 
 
-def spec_of(record: RunRecord) -> RunSpec:
-    """The run's spec from its recorded config (the family's options are the extra keys)."""
-    fields = set(RunSpec.model_fields) - {"options"}
-    config = record.config
-    options = {k: v for k, v in config.items() if k not in fields}
-    return RunSpec.model_validate(
-        {**{k: config[k] for k in fields if k in config}, "options": options}
-    )
-
-
 def rebuild(study_dir: Path, run_id: str) -> Rebuilt:
     """The trained model of a recorded run, ready to be written out (UserError if it cannot)."""
     record, checkpoint = recorded_run(study_dir, run_id)
-    spec = spec_of(record)
+    spec = RunSpec.from_flat(record.config)
     family = family_for(spec.task)
     kind = family.model_kind
     if kind not in EXPORTABLE or spec.method is None:
         raise UserError(
             f"run {run_id}: export writes classification, token-classification and generative "
-            "(causal LM) runs; "
-            f"a {family.name} run cannot be exported yet"
+            f"(causal LM) runs; a {family.name} run cannot be exported yet"
         )
-    label_names, columns = _inputs(family, spec) if kind == "classifier" else (None, None)
-    if kind == "token_classifier":
-        label_names = list(family.load(spec.task).label_names)
+    data = family.load(spec.task)
+    label_names = None if kind == "causal_lm" else list(data.label_names)
     backbone, model, pooling = _model(spec, kind, label_names)
     _load(model, load_file(checkpoint) if checkpoint.is_file() else {}, checkpoint)
     model.eval()
-    rebuilt = Rebuilt(record, spec, kind, model, backbone, label_names, pooling, columns)
-    if family.name == "generation":
-        rebuilt.columns, rebuilt.generation = _generation_inputs(family, spec, backbone)
-    return rebuilt
+    columns, generation = None, None
+    if kind == "classifier":
+        columns = _classifier_columns(spec.task, data)
+    elif family.name == "generation":
+        columns, generation = _generation_inputs(spec.task, data, backbone)
+    return Rebuilt(record, spec, kind, model, backbone, label_names, pooling, columns, generation)
 
 
-def _inputs(family: Family, spec: RunSpec) -> tuple[list[str], dict[str, str | None]]:
-    """A classification task's label names and the columns a file to predict on needs: the
-    task's own for a user's file, `text` (and `text_pair`) for a built-in task."""
-    task, data = spec.task, family.load(spec.task)
-    pairs = data.test.text_pairs is not None
+def _classifier_columns(task: Any, data: Any) -> dict[str, str | None]:
+    """The columns a file to predict on needs: the task's own for a user's file, `text` (and
+    `text_pair`) for a built-in task."""
     if task.path is not None:
-        columns = {"text": task.text_column, "text_pair": task.text_pair_column}
-    else:
-        columns = {"text": "text", "text_pair": "text_pair" if pairs else None}
-    return list(data.label_names), columns
+        return {"text": task.text_column, "text_pair": task.text_pair_column}
+    pairs = data.test.text_pairs is not None
+    return {"text": "text", "text_pair": "text_pair" if pairs else None}
 
 
-def _generation_inputs(family: Family, spec: RunSpec, backbone: Backbone) -> tuple[dict, dict]:
+def _generation_inputs(task: Any, data: Any, backbone: Backbone) -> tuple[dict, dict]:
     """A generation task's prompt column (a built-in task's: `prompt`) and how it generated."""
     from tunebench.families.causal_lm.sequences import resolve_format
 
-    task = spec.task
     column = task.prompt_column if task.path is not None else "prompt"
     settings = {
         "prompt_format": resolve_format(task.prompt_format, backbone.tokenizer),
-        "max_new_tokens": family.load(task).max_new_tokens,
+        "max_new_tokens": data.max_new_tokens,
     }
     return {"prompt": column}, settings
 
@@ -146,10 +131,10 @@ def _model(
 
         model = TokenClassifier(backbone.model, len(label_names))
         return backbone, method.apply(model, spec.method, backbone.path), None
-    pooling = spec.training.pooling
-    pooling = backbone.default_pooling if pooling == "auto" else pooling
-    classifier = SequenceClassifier(backbone.model, len(label_names), pooling)
-    return backbone, method.apply(classifier, spec.method, backbone.path), pooling
+    from tunebench.families.classification.run import build_classifier
+
+    classifier = build_classifier(backbone, len(label_names), spec.training.pooling)
+    return backbone, method.apply(classifier, spec.method, backbone.path), classifier.pooling
 
 
 def _load(model: nn.Module, tensors: dict[str, Any], path: Path) -> None:

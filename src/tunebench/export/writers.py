@@ -103,8 +103,7 @@ def _write_bottleneck(backbone: nn.Module, run: Rebuilt, out: Path) -> None:
 def _head_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The classifier's weight and bias as the run used them (peft keeps a trained copy of a
     head it was asked to save, beside the untouched original)."""
-    classifier = model.get_base_model().classifier if isinstance(model, PeftModel) else None
-    classifier = classifier if classifier is not None else model.classifier
+    classifier = (model.get_base_model() if isinstance(model, PeftModel) else model).classifier
     active = getattr(classifier, "modules_to_save", None)
     if active is not None:
         classifier = active["default"]

@@ -74,9 +74,9 @@ def execute(
         if checkpoint is None:
             checkpoint = metering.trainable_state(result.model) if result.model else {}
         if save_checkpoints and checkpoint:
-            target = folder / "checkpoints" / spec.run_id
-            target.mkdir(parents=True, exist_ok=True)
-            save_file(checkpoint, target / "trainable.safetensors")
+            target = checkpoint_file(folder, spec.run_id)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_file(checkpoint, target)
     measured = Measured(
         eval_seconds=result.test_seconds + validation_seconds(result.outcome),
         wall_seconds=time.perf_counter() - wall_started,
@@ -92,6 +92,11 @@ def execute(
     if history is None:
         history = result.outcome.history if result.outcome else []
     return RunOutcome(result.metrics, {**costs, **result.costs}, history)
+
+
+def checkpoint_file(folder: Path, run_id: str) -> Path:
+    """Where `save_checkpoints` keeps a run's trainable tensors (and `export` reads them)."""
+    return folder / "checkpoints" / run_id / "trainable.safetensors"
 
 
 def run_one(

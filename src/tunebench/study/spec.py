@@ -36,6 +36,15 @@ class RunSpec(BaseModel):
         dump = self.model_dump(mode="json", exclude={"options"})
         return {**dump, **self.options}
 
+    @classmethod
+    def from_flat(cls, config: dict[str, Any]) -> RunSpec:
+        """The spec back from its recorded config (`flat`): the extra keys are the options."""
+        fields = set(cls.model_fields) - {"options"}
+        options = {k: v for k, v in config.items() if k not in fields}
+        return cls.model_validate(
+            {**{k: config[k] for k in fields if k in config}, "options": options}
+        )
+
     @property
     def run_id(self) -> str:
         canonical = json.dumps(identity(self.flat()), sort_keys=True)

@@ -20,6 +20,7 @@ from transformers import PreTrainedTokenizerBase
 
 from tunebench.families.classification.data import Split
 from tunebench.families.context import FamilyResult, RunContext
+from tunebench.models.backbones import Backbone
 from tunebench.models.heads import SequenceClassifier
 from tunebench.training.data import LengthGroupedBatches, eval_batches, tokenize
 from tunebench.training.loop import TrainOutcome
@@ -29,13 +30,8 @@ from tunebench.training.metrics import classification_metrics
 def train_and_test(context: RunContext) -> FamilyResult:
     task, spec, accelerator = context.data, context.spec, context.accelerator
     backbone = context.backbone()
-    pooling = spec.training.pooling
     context.seed()  # the head's and the method's random initialisation
-    classifier = SequenceClassifier(
-        backbone.model,
-        task.num_labels,
-        backbone.default_pooling if pooling == "auto" else pooling,
-    )
+    classifier = build_classifier(backbone, task.num_labels, spec.training.pooling)
     model = context.apply_method(classifier, backbone, "classifier")
     pad, config = backbone.tokenizer.pad_token_id, spec.training
     train, validation, test = (
@@ -48,6 +44,12 @@ def train_and_test(context: RunContext) -> FamilyResult:
     seconds = time.perf_counter() - started
     metrics = {"validation": outcome.best_validation, "test": test_metrics}
     return FamilyResult(metrics, outcome, accelerator.unwrap_model(model), backbone.model, seconds)
+
+
+def build_classifier(backbone: Backbone, num_labels: int, pooling: str) -> SequenceClassifier:
+    """The classifier around `backbone`; `pooling` "auto" is the backbone's own default."""
+    pooling = backbone.default_pooling if pooling == "auto" else pooling
+    return SequenceClassifier(backbone.model, num_labels, pooling)
 
 
 def fit_encoded(
