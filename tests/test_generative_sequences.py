@@ -8,12 +8,12 @@ import pytest
 import torch
 from accelerate import Accelerator
 
+from tunebench.families.causal_lm.logprobs import continuation_logprobs
 from tunebench.families.causal_lm.scoring import score
 from tunebench.families.causal_lm.sequences import (
     IGNORE,
     Renderer,
     collate,
-    continuation_logprobs,
     resolve_format,
     token_budget_batches,
 )

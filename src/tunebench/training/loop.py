@@ -30,6 +30,13 @@ StepCallback = Callable[[int, int, float | None], None]
 """(steps done, total steps, running loss or None)"""
 Validate = Callable[[nn.Module], dict]
 """model -> the validation metrics (the selection metric among them)"""
+LossOf = Callable[[nn.Module, dict], torch.Tensor]
+"""(model, training batch) -> the loss to minimise"""
+
+
+def model_loss(model: nn.Module, batch: dict) -> torch.Tensor:
+    """The default: the loss the model computes itself from the batch's `labels`."""
+    return model(**batch).loss
 
 
 class RunFailed(Exception):
@@ -120,13 +127,18 @@ class _Training:
     config: TrainingConfig
     total_steps: int
     examples_in: Callable[[dict], int]
+    loss_of: LossOf
     on_step: StepCallback | None
-    real_tokens: torch.Tensor
     step: int = 0
     samples: int = 0
     padded_tokens: int = 0
     train_seconds: float = 0.0
     history: list[dict] = field(default_factory=list)
+    real_tokens: torch.Tensor = field(init=False)
+    """Counted on the device and read once, at the end: no host sync per step."""
+
+    def __post_init__(self) -> None:
+        self.real_tokens = torch.zeros((), dtype=torch.long, device=self.accelerator.device)
 
 
 def fit(
@@ -140,9 +152,10 @@ def fit(
     on_step: StepCallback | None = None,
     groups: list[dict] | None = None,
     examples_in: Callable[[dict], int] = lambda batch: batch["labels"].shape[0],
+    loss_of: LossOf = model_loss,
 ) -> TrainOutcome:
     """The loop shared by every family: `loader` yields dicts with `labels` and one or more
-    `attention_mask*` tensors (none for tabular features), `model(**batch).loss` is minimised,
+    `attention_mask*` tensors (none for tabular features), `loss_of(model, batch)` is minimised,
     `validate(model)` returns the metrics that `selection` picks the best epoch from.
     `examples_in(batch)` counts the examples a batch holds (a preference pair is two
     sequences); `groups` are optimiser parameter groups (default: every trainable parameter)."""
@@ -152,9 +165,8 @@ def fit(
         total_steps = min(total_steps, config.max_steps)
     scheduler = build_scheduler(optimizer, config, total_steps)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
-    tokens = torch.zeros((), dtype=torch.long, device=accelerator.device)
     run = _Training(
-        model, optimizer, scheduler, accelerator, config, total_steps, examples_in, on_step, tokens
+        model, optimizer, scheduler, accelerator, config, total_steps, examples_in, loss_of, on_step
     )
     best = BestEpoch(selection, config.early_stopping_patience)
     for epoch in range(config.epochs):
@@ -199,7 +211,7 @@ def _train_epoch(run: _Training, loader: DataLoader, epoch: int) -> None:
     running_batches = 0
     for batch in loader:
         with accelerator.accumulate(model):
-            loss = model(**batch).loss
+            loss = run.loss_of(model, batch)
             accelerator.backward(loss)
             if accelerator.sync_gradients and config.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from tunebench.families.causal_lm.forgetting import general_loss, general_sequences
+from tunebench.families.causal_lm.logprobs import response_loss
 from tunebench.families.causal_lm.scoring import CausalRun
 from tunebench.families.context import FamilyResult, RunContext
 from tunebench.models.backbones import Backbone
@@ -42,6 +43,7 @@ def train_and_test(prepare: Prepare, context: RunContext) -> FamilyResult:
         run.validate,
         prefix_tokens=run.prefix_tokens,
         examples_in=run.examples_in,
+        loss_of=run.loss_of or response_loss,
     )
     model = accelerator.unwrap_model(model)
     started = time.perf_counter()

@@ -16,14 +16,15 @@ from accelerate import Accelerator
 from torch import nn
 from torch.utils.data import DataLoader
 
+from tunebench.families.causal_lm.logprobs import continuation_logprobs
 from tunebench.families.causal_lm.sequences import (
     Sequences,
     collate,
-    continuation_logprobs,
     token_budget_batches,
 )
 from tunebench.training.config import TrainingConfig
 from tunebench.training.data import LengthGroupedBatches
+from tunebench.training.loop import LossOf
 
 EVAL_TOKENS_PER_BATCH = 2048
 """Padded tokens per evaluation batch: with a 49k vocabulary the fp32 logits take 0.4 GB."""
@@ -44,6 +45,9 @@ class CausalRun:
     policy: Callable[[nn.Module], nn.Module] = field(default=lambda model: model)
     """The language model inside what `wrap` made (scored for forgetting)."""
     examples_in: Callable[[dict], int] = _rows
+    loss_of: LossOf | None = None
+    """How a training batch becomes the loss; None: the mean over labelled tokens, computed
+    without the full-vocabulary logits (logprobs.response_loss)."""
     prefix_tokens: int | None = None
     """Set by a family whose training and validation batches carry `example_index` keys: the
     runner then installs the frozen-prefix rule and cache (prefix_cache.py) for this many

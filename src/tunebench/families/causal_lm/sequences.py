@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 IGNORE = -100
@@ -124,27 +123,3 @@ def token_budget_batches(lengths: list[int], max_tokens: int, max_rows: int) -> 
                 continue
         batches.append([i])
     return batches
-
-
-def continuation_logprobs(
-    model: nn.Module, batch: dict[str, torch.Tensor]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sum of log-probabilities of each row's labelled tokens, their count), one per row.
-
-    peft's prompt tuning prepends its virtual tokens to the logits: only the last
-    `input_ids.shape[1]` positions belong to the input. A batch's `example_index` (prefix-cache
-    keys) goes to the model with it.
-    """
-    input_ids, labels = batch["input_ids"], batch["labels"]
-    keys = {"example_index": batch["example_index"]} if "example_index" in batch else {}
-    # one pass, no step-by-step decoding: no key/value cache to build (checkpointed blocks
-    # would warn that they cannot build one)
-    mask = batch["attention_mask"]
-    logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False, **keys).logits
-    logits = logits[:, -input_ids.shape[1] : -1]  # position t predicts token t + 1
-    targets = labels[:, 1:]
-    counted = targets != IGNORE
-    # one vocabulary-sized copy (the log-softmax), then one value per token
-    logprobs = torch.log_softmax(logits.float(), dim=-1)
-    picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (picked * counted).sum(1), counted.sum(1)

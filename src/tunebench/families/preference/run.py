@@ -21,17 +21,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from tunebench.families.causal_lm.logprobs import continuation_logprobs
 from tunebench.families.causal_lm.scoring import CausalRun, score, train_loader
 from tunebench.families.causal_lm.sequences import (
     Renderer,
     Sequences,
     collate,
-    continuation_logprobs,
     resolve_format,
 )
 from tunebench.families.context import RunContext
 from tunebench.families.preference.data import PreferenceSplit
 from tunebench.models.backbones import Backbone
+from tunebench.training.loop import model_loss
 from tunebench.training.metrics import with_rows
 
 
@@ -137,6 +138,7 @@ def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
         wrap=lambda policy: PreferenceModel(policy, beta),
         policy=lambda model: model.policy,
         examples_in=lambda batch: batch["labels"].shape[0] // 2,
+        loss_of=model_loss,  # PreferenceModel computes DPO's loss
     )
 
 
