@@ -58,7 +58,7 @@ def test_checkpointing_recomputes_blocks_and_gives_the_same_gradients(kind, meth
 def test_prefix_tuning_refuses_checkpointing_by_its_declared_capability():
     assert not METHODS["prefix"].gradient_checkpointing
     classifier = tiny_classifier("decoder")
-    backbone = SimpleNamespace(model=classifier.backbone, path="")
+    backbone = SimpleNamespace(model=classifier.backbone, path="", kind="encoder")
     with pytest.raises(RunFailed, match="gradient_checkpointing does not work with method prefix"):
         tiny_context(ON, "prefix").apply_method(classifier, backbone, "classifier")
     model = tiny_context(ON, "lora").apply_method(classifier, backbone, "classifier")
@@ -87,3 +87,17 @@ def test_checkpointing_is_part_of_a_run_id_only_when_on(tmp_path):
     path.write_text(STUDY.replace("{}", "{gradient_checkpointing: false}"))
     off, on_again = (run.run_id for run in expand(load_study(path)))
     assert default == off and on == on_again and on != default
+
+
+@pytest.mark.parametrize(
+    ("setting", "kind", "method", "expected"),
+    [
+        ("auto", "decoder", "lora", True),  # a decoder's activations fill memory
+        ("auto", "encoder", "lora", False),
+        ("auto", "decoder", "prefix", False),  # a method that cannot be checkpointed
+        (False, "decoder", "lora", False),
+        (True, "encoder", "lora", True),
+    ],
+)
+def test_auto_checkpoints_decoders_with_methods_that_allow_it(setting, kind, method, expected):
+    assert checkpointing.wanted(setting, kind, METHODS[method]) is expected

@@ -100,7 +100,7 @@ class RunContext:
         if reason is not None:
             raise RunFailed("unsupported", reason)
         try:
-            if training.gradient_checkpointing:
+            if checkpointing.wanted(training.gradient_checkpointing, backbone.kind, method):
                 self._checkpoint(backbone.model, method)
             return method.apply(model, self.spec.method, backbone.path)
         except UserError as error:

@@ -37,9 +37,11 @@ class TrainingConfig(BaseModel):
     pooling: Literal["auto", "cls", "mean", "last"] = "auto"
     """auto = the backbone's own: its sentence-transformers config, else CLS; decoders: last."""
     log_every: PositiveInt = 10
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | Literal["auto"] = "auto"
     """Recompute each block's activations in the backward pass instead of keeping them: far
-    less memory for ~1/3 more compute, the same gradients (training/checkpointing.py)."""
+    less memory for some more compute, the same gradients (training/checkpointing.py). auto =
+    on for decoder backbones (whose activations, not weights, fill memory) when the method
+    works with it, off for encoders."""
 
 
 ADDED_LATER = {"training": {"gradient_checkpointing": False}, "adapter": {"non_linearity": None}}
@@ -47,6 +49,10 @@ ADDED_LATER = {"training": {"gradient_checkpointing": False}, "adapter": {"non_l
 `training` or a method's name. A run's id leaves such a setting out at that value, so the runs
 recorded before it existed keep their ids (tests/test_examples.py checks the ids of the runs in
 docs/data)."""
+SAME_AS_BEFORE = {("training", "gradient_checkpointing", "auto")}
+"""Defaults that replaced an ADDED_LATER value and compute the same results (checkpointing
+changes a run's cost, never its gradients): a run's id leaves them out too, so that runs
+recorded before keep their ids."""
 
 
 def identity(spec: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +62,11 @@ def identity(spec: dict[str, Any]) -> dict[str, Any]:
     for key, section in (("training", "training"), ("method", _method_name(spec))):
         added = ADDED_LATER.get(section, {})
         if isinstance(spec.get(key), dict) and added:
-            spec[key] = {k: v for k, v in spec[key].items() if k not in added or added[k] != v}
+            spec[key] = {
+                k: v
+                for k, v in spec[key].items()
+                if not (k in added and added[k] == v) and (section, k, v) not in SAME_AS_BEFORE
+            }
     return spec
 
 
