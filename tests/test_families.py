@@ -161,7 +161,7 @@ def test_a_method_applies_only_to_the_model_kinds_it_declares(monkeypatch):
     only_lm = dataclasses.replace(context_module.METHODS["lora"], kinds=frozenset({"causal_lm"}))
     monkeypatch.setitem(context_module.METHODS, "lora", only_lm)
     model = tiny_causal_lm()
-    backbone = SimpleNamespace(model=model.base_model, path="")
+    backbone = SimpleNamespace(model=model.base_model, path="", kind="decoder")
     context = tiny_context(TrainingConfig(), "lora")
     assert context.apply_method(model, backbone, "causal_lm") is not model  # peft-wrapped
     with pytest.raises(RunFailed, match="applies to causal_lm, not classifier"):

@@ -16,6 +16,7 @@ So every run is trained once however many processes share the folder.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +61,21 @@ Claim = Literal["claimed", "completed"] | Owner
 """What `claim` found: the run is now ours, it is already completed, or a live owner holds it."""
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to write-ahead logging. The switch takes an exclusive lock and SQLite
+    answers "database is locked" at once, without waiting, while another process creates the
+    same new store; so wait here, as the busy timeout would."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class ResultsStore:
     """Read and write the runs of one study. Open one per process (and per thread); close it
     (or use `with`). `readonly` opens it for reading only, as `tunebench results` does."""
@@ -79,7 +95,7 @@ class ResultsStore:
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
         )
         try:
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(self._conn)
             # FULL: a committed run survives power loss too, not just a killed process;
             # one fsync per write is nothing next to a training run.
             self._conn.execute("PRAGMA synchronous = FULL")
