@@ -19,6 +19,7 @@ from rouge_score import rouge_scorer
 from torch import nn
 from transformers import GenerationConfig
 
+from tunebench.families.causal_lm.prompt_generation import translated_cache
 from tunebench.families.causal_lm.scoring import (
     EVAL_TOKENS_PER_BATCH,
     CausalRun,
@@ -95,7 +96,8 @@ def generate(
     max_new_tokens: int,
     accelerator: Accelerator,
 ) -> list[str]:
-    """Greedy continuations of each prompt, left-padded in token-budget batches."""
+    """Greedy continuations of each prompt, left-padded in token-budget batches, with the
+    key/value cache (one new token per step after the prompt)."""
     model.eval()
     tokenizer = renderer.tokenizer
     prompt_ids = [renderer.fitted_prompt_ids(p, config.max_length) for p in prompts]
@@ -114,7 +116,7 @@ def generate(
         for r, i in enumerate(rows):  # left padding: every prompt ends where generation starts
             input_ids[r, width - len(prompt_ids[i]) :] = torch.tensor(prompt_ids[i])
             attention_mask[r, width - len(prompt_ids[i]) :] = 1
-        with accelerator.autocast():
+        with accelerator.autocast(), translated_cache(model):
             sequences = model.generate(
                 input_ids=input_ids.to(accelerator.device),
                 attention_mask=attention_mask.to(accelerator.device),
