@@ -4,6 +4,8 @@ Two accuracies, as lm-evaluation-harness reports them: `accuracy` picks the opti
 highest summed log-probability, `accuracy_norm` divides it by the option's length in
 characters first (so long options are not penalised for having more tokens). Fine-tuning
 trains the language-model loss on the right option's tokens, the same tokens that are scored.
+A question's options share its tokens, so the question runs once for all of them
+(`shared_prompts`), except under prompt learning.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from tunebench.families.causal_lm.scoring import CausalRun, score, train_loader
+from tunebench.families.causal_lm.scoring import CausalRun, train_loader
 from tunebench.families.causal_lm.sequences import Renderer, Sequences
+from tunebench.families.causal_lm.shared_prompts import score_continuations
 from tunebench.families.context import RunContext
 from tunebench.families.multiple_choice.data import ChoiceSplit
 from tunebench.models.backbones import Backbone
@@ -32,7 +35,8 @@ def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
 
     def scorer(split: ChoiceSplit, sequences: Sequences):
         def evaluate(model: nn.Module) -> dict:
-            logprobs, _ = score(model, sequences, pad, accelerator, config.eval_batch_size)
+            rows = config.eval_batch_size
+            logprobs, _ = score_continuations(model, sequences, pad, accelerator, rows)
             return choice_accuracy(logprobs, split)
 
         return evaluate

@@ -22,13 +22,14 @@ import torch
 from torch import nn
 
 from tunebench.families.causal_lm.logprobs import continuation_logprobs
-from tunebench.families.causal_lm.scoring import CausalRun, score, train_loader
+from tunebench.families.causal_lm.scoring import CausalRun, train_loader
 from tunebench.families.causal_lm.sequences import (
     Renderer,
     Sequences,
     collate,
     resolve_format,
 )
+from tunebench.families.causal_lm.shared_prompts import score_continuations
 from tunebench.families.context import RunContext
 from tunebench.families.preference.data import PreferenceSplit
 from tunebench.models.backbones import Backbone
@@ -81,7 +82,25 @@ class _Pairs:
     rejected: Sequences
     reference_chosen: np.ndarray
     reference_rejected: np.ndarray
+    chosen_tokens: np.ndarray
     ids: list
+
+
+def score_pairs(
+    model: nn.Module, chosen: Sequences, rejected: Sequences, pad: int, accelerator, rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log-probabilities of the chosen responses, of the rejected ones, the chosen responses'
+    token counts); each pair's prompt runs once for both where the model allows it."""
+    both = Sequences(
+        _interleaved(chosen.input_ids, rejected.input_ids),
+        _interleaved(chosen.prompt_lengths, rejected.prompt_lengths),
+    )
+    logprobs, counts = score_continuations(model, both, pad, accelerator, rows)
+    return logprobs[0::2], logprobs[1::2], counts[0::2]
+
+
+def _interleaved(first: list, second: list) -> list:
+    return [item for pair in zip(first, second, strict=True) for item in pair]
 
 
 def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
@@ -91,14 +110,12 @@ def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
     tokenizer, pad = backbone.tokenizer, backbone.tokenizer.pad_token_id
     renderer = Renderer(tokenizer, resolve_format(spec.task.prompt_format, tokenizer))
     reference = backbone.model.to(accelerator.device)
+    rows = config.eval_batch_size
 
     def pairs(split: PreferenceSplit) -> _Pairs:
         chosen = renderer.encode(split.prompts, split.chosen, config.max_length)
         rejected = renderer.encode(split.prompts, split.rejected, config.max_length)
-        scored = [
-            score(reference, s, pad, accelerator, config.eval_batch_size)[0]
-            for s in (chosen, rejected)
-        ]
+        scored = score_pairs(reference, chosen, rejected, pad, accelerator, rows)
         return _Pairs(chosen, rejected, *scored, split.ids)
 
     trained = context.method.trains_backbone
@@ -112,16 +129,18 @@ def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
 
     def scorer(held_out: _Pairs):
         def evaluate(model: nn.Module) -> dict:
-            policy = model.policy if isinstance(model, PreferenceModel) else model
-            rows = config.eval_batch_size
-            chosen, chosen_tokens = score(policy, held_out.chosen, pad, accelerator, rows)
-            rejected, _ = score(policy, held_out.rejected, pad, accelerator, rows)
+            chosen, rejected = held_out.reference_chosen, held_out.reference_rejected
+            if trained:  # else the policy is the reference, already scored
+                policy = model.policy if isinstance(model, PreferenceModel) else model
+                chosen, rejected, _ = score_pairs(
+                    policy, held_out.chosen, held_out.rejected, pad, accelerator, rows
+                )
             metrics = preference_metrics(
                 chosen,
                 rejected,
                 held_out.reference_chosen,
                 held_out.reference_rejected,
-                chosen_tokens,
+                held_out.chosen_tokens,
                 beta,
                 trained,
             )
