@@ -90,14 +90,17 @@ def test_checkpointing_is_part_of_a_run_id_only_when_on(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("setting", "kind", "method", "expected"),
+    ("setting", "kind", "method", "tokens", "expected"),
     [
-        ("auto", "decoder", "lora", True),  # a decoder's activations fill memory
-        ("auto", "encoder", "lora", False),
-        ("auto", "decoder", "prefix", False),  # a method that cannot be checkpointed
-        (False, "decoder", "lora", False),
-        (True, "encoder", "lora", True),
+        ("auto", "decoder", "lora", 16 * 256, True),  # a decoder's activations fill memory
+        ("auto", "decoder", "lora", 8 * 192, False),  # small batches: not worth the time
+        ("auto", "encoder", "lora", 16 * 256, False),
+        ("auto", "decoder", "prefix", 16 * 256, False),  # a method that cannot be checkpointed
+        (False, "decoder", "lora", 16 * 256, False),
+        (True, "encoder", "lora", 8, True),
     ],
 )
-def test_auto_checkpoints_decoders_with_methods_that_allow_it(setting, kind, method, expected):
-    assert checkpointing.wanted(setting, kind, METHODS[method]) is expected
+def test_auto_checkpoints_large_decoder_batches_of_methods_that_allow_it(
+    setting, kind, method, tokens, expected
+):
+    assert checkpointing.wanted(setting, kind, METHODS[method], tokens) is expected

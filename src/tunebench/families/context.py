@@ -100,7 +100,8 @@ class RunContext:
         if reason is not None:
             raise RunFailed("unsupported", reason)
         try:
-            if checkpointing.wanted(training.gradient_checkpointing, backbone.kind, method):
+            tokens = training.batch_size * training.max_length
+            if checkpointing.wanted(training.gradient_checkpointing, backbone.kind, method, tokens):
                 self._checkpoint(backbone.model, method)
             return method.apply(model, self.spec.method, backbone.path)
         except UserError as error:

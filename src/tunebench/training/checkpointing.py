@@ -20,14 +20,23 @@ from transformers import PreTrainedModel
 from tunebench.errors import UserError
 from tunebench.methods.base import Method
 
+AUTO_MIN_BATCH_TOKENS = 4096
+"""`auto` checkpoints batches of at least this many tokens (batch size x max length)."""
 
-def wanted(setting: bool | Literal["auto"], backbone_kind: str, method: Method) -> bool:
-    """Whether a run checkpoints: as set, or (auto) for a decoder when the method allows it.
 
-    SmolLM2 at 16 x 256 tokens, LoRA: 9.6 GB without, 3.8 GB with, for 12% more time per step
-    (docs/benchmarks.md, `python -m bench.memory`); an encoder's activations are small."""
+def wanted(
+    setting: bool | Literal["auto"], backbone_kind: str, method: Method, batch_tokens: int
+) -> bool:
+    """Whether a run checkpoints: as set, or (auto) for a decoder's large batches when the
+    method allows it.
+
+    SmolLM2 at 16 x 256 tokens, LoRA: 9.6 GB without, 3.8 GB with, for 9% more time per step
+    (docs/benchmarks.md, `python -m bench.memory`); at 8 x 192 the activations are ~2 GB and
+    the recomputation cost 20% of the training time of `examples/generation_quick.yaml`. An
+    encoder's activations are small."""
     if setting == "auto":
-        return backbone_kind == "decoder" and method.gradient_checkpointing
+        large = batch_tokens >= AUTO_MIN_BATCH_TOKENS
+        return backbone_kind == "decoder" and large and method.gradient_checkpointing
     return setting
 
 
