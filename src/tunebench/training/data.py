@@ -7,6 +7,8 @@ batches are sorted by length; both pad only to the longest text in the batch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch.utils.data import Sampler
 from transformers import PreTrainedTokenizerBase
@@ -75,3 +77,16 @@ def eval_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def pad_right(
+    rows: Sequence[Sequence[int]], pad_token_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows -> (ids, attention mask), right-padded to the longest row (at least 1)."""
+    width = max([len(row) for row in rows] + [1])
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[r, : len(row)] = 1
+    return input_ids, mask

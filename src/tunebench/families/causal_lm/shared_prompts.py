@@ -21,6 +21,7 @@ from torch import nn
 from tunebench.families.causal_lm.logprobs import labelled_logprobs
 from tunebench.families.causal_lm.scoring import EVAL_TOKENS_PER_BATCH, score
 from tunebench.families.causal_lm.sequences import Sequences, token_budget_batches
+from tunebench.training.data import pad_right
 
 
 def score_continuations(
@@ -96,7 +97,8 @@ def _group_logprobs(
     """One batch: G prompts (right-padded, P wide), then their R continuations (O wide)."""
     device = next(model.parameters()).device
     prompt_ids = [sequences.input_ids[g[0]][: sequences.prompt_lengths[g[0]]] for g in groups]
-    prompts, prompt_mask = _right_padded(prompt_ids, pad, device)  # (G, P)
+    prompts, prompt_mask = pad_right(prompt_ids, pad)  # (G, P)
+    prompts, prompt_mask = prompts.to(device), prompt_mask.to(device)
     outputs = model(
         input_ids=prompts,
         attention_mask=prompt_mask,
@@ -112,7 +114,8 @@ def _group_logprobs(
     continuation_ids = [
         sequences.input_ids[row][sequences.prompt_lengths[row] :] for g in groups for row in g
     ]
-    continuations, continuation_mask = _right_padded(continuation_ids, pad, device)  # (R, O)
+    continuations, continuation_mask = pad_right(continuation_ids, pad)  # (R, O)
+    continuations, continuation_mask = continuations.to(device), continuation_mask.to(device)
     width = continuations.shape[1]
     positions = lengths[owner].unsqueeze(1) + torch.arange(width, device=device)
     hidden = model(
@@ -130,16 +133,3 @@ def _group_logprobs(
     token_logprobs = labelled_logprobs(model, predictors[scored], continuations[scored])
     sums = torch.zeros(len(owner), dtype=token_logprobs.dtype, device=device)
     return sums.index_add(0, scored.nonzero()[:, 0], token_logprobs), scored.sum(1)
-
-
-def _right_padded(
-    rows: list[list[int]], pad: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, attention mask), each (len(rows), longest row); an empty row is one masked pad."""
-    width = max(max(len(r) for r in rows), 1)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    return ids.to(device), mask.to(device)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from tunebench.training.data import eval_batches, tokenize
+from tunebench.training.data import eval_batches, pad_right, tokenize
 
 Encode = Callable[[list[str]], np.ndarray]
 """texts -> (len(texts), width) float32 embeddings"""
@@ -102,16 +102,3 @@ def encode_with(
         return out
 
     return encode
-
-
-def pad_right(
-    rows: Sequence[Sequence[int]], pad_token_id: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token id rows -> (ids, attention mask), right-padded to the longest row (at least 1)."""
-    width = max([len(row) for row in rows] + [1])
-    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, row in enumerate(rows):
-        input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[r, : len(row)] = 1
-    return input_ids, mask

@@ -22,10 +22,9 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from tunebench.families.context import RunContext
 from tunebench.families.tabular.data import Problem, TabularData, TabularSplit
-from tunebench.families.tabular.embeddings import pad_right
 from tunebench.families.tabular.train import loss_of, score_outputs, training_targets
 from tunebench.training.costs import validation_seconds
-from tunebench.training.data import LengthGroupedBatches, eval_batches, tokenize
+from tunebench.training.data import LengthGroupedBatches, eval_batches, pad_right, tokenize
 from tunebench.training.loop import TrainOutcome
 from tunebench.training.metering import trainable_state
 
