@@ -135,6 +135,28 @@ def test_early_stopping_stops_after_patience(monkeypatch):
     assert len(validations) == 3
 
 
+def test_validate_every_epochs_validates_those_and_the_last(monkeypatch):
+    """Five epochs, every second validated: epochs 1, 3 and (the last) 4; only they can win."""
+    scores = iter([0.5, 0.9, 0.1])
+    monkeypatch.setattr(
+        "tunebench.families.classification.run.evaluate", lambda *a, **k: {"accuracy": next(scores)}
+    )
+    _, outcome, _, _ = run(epochs=5, validate_every_epochs=2)
+    validated = [h["epoch"] for h in outcome.history if "validation" in h]
+    assert validated == [1, 3, 4]
+    assert outcome.best_epoch == 3
+    assert outcome.steps == 5 * 6  # every epoch still trains
+
+
+def test_validate_every_epochs_at_its_default_keeps_run_ids():
+    from tunebench.training.config import identity
+
+    spec = {"training": TrainingConfig().model_dump(), "method": {"name": "lora"}}
+    assert "validate_every_epochs" not in identity(spec)["training"]
+    spec["training"]["validate_every_epochs"] = 2
+    assert identity(spec)["training"]["validate_every_epochs"] == 2
+
+
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd", "adafactor"])
 @pytest.mark.parametrize("scheduler", ["linear", "cosine", "constant"])
 def test_optimisers_and_schedules_train(optimizer, scheduler):

@@ -31,7 +31,11 @@ class TrainingConfig(BaseModel):
     selection_metric: str = "accuracy"
     """Validation metric that picks the best epoch (its weights are restored before testing)."""
     early_stopping_patience: PositiveInt | None = None
-    """Stop after this many epochs without improvement of the selection metric."""
+    """Stop after this many validations without improvement of the selection metric."""
+    validate_every_epochs: PositiveInt = 1
+    """Validate after every this many epochs, and always after the last: validation is a
+    forward pass over the validation split, so on a large one it can cost as much as training.
+    Only validated epochs can be picked as the best."""
     group_by_length: bool = True
     """Batch texts of similar length together so that little compute goes to padding."""
     pooling: Literal["auto", "cls", "mean", "last"] = "auto"
@@ -44,7 +48,10 @@ class TrainingConfig(BaseModel):
     works with it, off for encoders."""
 
 
-ADDED_LATER = {"training": {"gradient_checkpointing": False}, "adapter": {"non_linearity": None}}
+ADDED_LATER = {
+    "training": {"gradient_checkpointing": False, "validate_every_epochs": 1},
+    "adapter": {"non_linearity": None},
+}
 """Settings added after stores held runs, with the value that means "as before": per section,
 `training` or a method's name. A run's id leaves such a setting out at that value, so the runs
 recorded before it existed keep their ids (tests/test_examples.py checks the ids of the runs in

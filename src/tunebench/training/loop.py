@@ -1,9 +1,10 @@
 """The training loop, on accelerate: one loop for every family and method, so a comparison is
 fair.
 
-`fit` trains for the configured epochs, evaluates on validation after each, keeps the weights of
-the best epoch (`BestEpoch`, by the run's selection metric) and restores them before the test
-evaluation; it stops early after `early_stopping_patience` epochs without improvement. A NaN or
+`fit` trains for the configured epochs, evaluates on validation after each (or every
+`validate_every_epochs`, and always after the last), keeps the weights of the best validated
+epoch (`BestEpoch`, by the run's selection metric) and restores them before the test evaluation;
+it stops early after `early_stopping_patience` validations without improvement. A NaN or
 infinite loss ends the run with reason `diverged`.
 """
 
@@ -174,19 +175,11 @@ def fit(
         started = time.perf_counter()
         _train_epoch(run, loader, epoch)
         run.train_seconds += time.perf_counter() - started
-        started = time.perf_counter()
-        validation = validate(model)
-        seconds = time.perf_counter() - started
-        run.history.append(
-            {
-                "epoch": epoch,
-                "step": run.step,
-                "validation": _scalars(validation),
-                "validation_seconds": seconds,
-            }
-        )
-        best.update(epoch, validation, accelerator.unwrap_model(model))
-        if run.step >= total_steps or best.patience_ran_out:
+        last = epoch == config.epochs - 1 or run.step >= total_steps
+        if not last and (epoch + 1) % config.validate_every_epochs:
+            continue
+        best.update(epoch, _validate(run, validate, epoch), accelerator.unwrap_model(model))
+        if last or best.patience_ran_out:
             break
     best.restore(accelerator.unwrap_model(model))
     return TrainOutcome(
@@ -199,6 +192,16 @@ def fit(
         run.padded_tokens,
         run.history,
     )
+
+
+def _validate(run: _Training, validate: Validate, epoch: int) -> dict:
+    """`validate(model)`, timed and logged in the run's history."""
+    started = time.perf_counter()
+    validation = validate(run.model)
+    seconds = time.perf_counter() - started
+    entry = {"epoch": epoch, "step": run.step, "validation": _scalars(validation)}
+    run.history.append({**entry, "validation_seconds": seconds})
+    return validation
 
 
 def _train_epoch(run: _Training, loader: DataLoader, epoch: int) -> None:
