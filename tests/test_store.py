@@ -21,6 +21,7 @@ from tunebench.owners import STALE_SECONDS as STALE
 from tunebench.owners import Owner, this_process
 from tunebench.records import NewRun, RunRecord
 from tunebench.store import ResultsStore
+from tunebench.training.config import ADDED_LATER
 
 METRICS = {"test": {"accuracy": 0.1 + 0.2, "loss": 1 / 3}, "validation": {"accuracy": 0.5}}
 COSTS = {"train_seconds": 12.5, "peak_host_mb": 812.25, "trainable_params": 74_500}
@@ -195,7 +196,7 @@ def test_a_killed_writer_loses_nothing_it_recorded(tmp_path: Path) -> None:
         assert all(r.history and r.metrics == METRICS for r in store.runs("completed"))
 
 
-NEW_TRAINING = {"epochs": 2, "gradient_checkpointing": False}
+NEW_TRAINING = {"epochs": 2, **ADDED_LATER["training"]}
 
 
 def test_a_run_recorded_before_a_setting_existed_reads_as_its_default(tmp_path: Path) -> None:
