@@ -4,7 +4,8 @@ import numpy as np
 import torch
 from transformers import BertTokenizerFast
 
-from tunebench.families.tabular.embeddings import EmbeddingCache, encode_with, weights_fingerprint
+from tunebench.families.tabular.embeddings import EmbeddingCache, encode_with
+from tunebench.models.fingerprint import weights_fingerprint
 from tunebench.models.heads import TextEncoder
 
 from tiny import tiny_bert

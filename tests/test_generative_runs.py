@@ -118,6 +118,16 @@ def test_dpo_raises_held_out_reward_accuracy(folder, tmp_path):
     assert losses[-1] < losses[0]
 
 
+def test_dpo_runs_of_one_study_share_the_reference_scores_with_the_same_results(folder, tmp_path):
+    pref, methods = _tasks(folder)[2:], ["lora", "full"]
+    shared = {run.method: run.metrics for run in _run(folder, tmp_path / "both", methods, pref)}
+    assert len(list((tmp_path / "both" / "run" / "cache" / "dpo").glob("*"))) == 3  # 3 splits
+    for method in methods:
+        (alone,) = _run(folder, tmp_path / method, [method], pref)
+        assert alone.metrics["test"] == shared[method]["test"]
+        assert alone.metrics["validation"] == shared[method]["validation"]
+
+
 def test_dpo_loss_is_the_sigmoid_loss():
     chosen, rejected = torch.tensor([-1.0, -2.0]), torch.tensor([-3.0, -1.0])
     reference_chosen, reference_rejected = torch.tensor([-2.0, -2.0]), torch.tensor([-2.0, -2.0])

@@ -4,7 +4,8 @@ The loss is DPO's sigmoid loss, as TRL's `DPOTrainer` computes it with `loss_typ
 -log σ(β · [(log π(chosen) − log π_ref(chosen)) − (log π(rejected) − log π_ref(rejected))]),
 log-probabilities summed over the response tokens. The reference model is the backbone before
 the method is applied; its log-probabilities are computed once, before training (TRL's
-`precompute_ref_log_probs`), so no second copy of the model is kept.
+`precompute_ref_log_probs`), so no second copy of the model is kept, and stored for the other
+runs of the study (reference.py).
 
 Held-out metrics: `reward_accuracy` (share of pairs whose implicit reward β·(log π − log π_ref)
 is higher for the chosen response), `reward_margin` (mean reward difference), `loss`,
@@ -32,6 +33,7 @@ from tunebench.families.causal_lm.sequences import (
 from tunebench.families.causal_lm.shared_prompts import score_continuations
 from tunebench.families.context import RunContext
 from tunebench.families.preference.data import PreferenceSplit
+from tunebench.families.preference.reference import cached_scores, scoring_identity
 from tunebench.models.backbones import Backbone
 from tunebench.training.loop import model_loss
 from tunebench.training.metrics import with_rows
@@ -85,6 +87,11 @@ class _Pairs:
     chosen_tokens: np.ndarray
     ids: list
 
+    def lengths(self) -> list[int]:
+        """Each pair's longer sequence: what its training batch is padded to."""
+        both = zip(self.chosen.lengths(), self.rejected.lengths(), strict=True)
+        return [max(chosen, rejected) for chosen, rejected in both]
+
 
 def score_pairs(
     model: nn.Module, chosen: Sequences, rejected: Sequences, pad: int, accelerator, rows: int
@@ -111,21 +118,24 @@ def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
     renderer = Renderer(tokenizer, resolve_format(spec.task.prompt_format, tokenizer))
     reference = backbone.model.to(accelerator.device)
     rows = config.eval_batch_size
+    identity, folder = scoring_identity(reference, accelerator, rows), context.cache_dir / "dpo"
+
+    def score_reference(chosen: Sequences, rejected: Sequences) -> tuple:
+        return score_pairs(reference, chosen, rejected, pad, accelerator, rows)
 
     def pairs(split: PreferenceSplit) -> _Pairs:
-        chosen = renderer.encode(split.prompts, split.chosen, config.max_length)
-        rejected = renderer.encode(split.prompts, split.rejected, config.max_length)
-        scored = score_pairs(reference, chosen, rejected, pad, accelerator, rows)
+        answers = (split.chosen, split.rejected)
+        chosen, rejected = (renderer.encode(split.prompts, a, config.max_length) for a in answers)
+        scored = cached_scores(folder, identity, chosen, rejected, score_reference)
         return _Pairs(chosen, rejected, *scored, split.ids)
 
     trained = context.method.trains_backbone
     validation, test = pairs(data.validation), pairs(data.test)
     train = pairs(data.train) if trained else pairs(data.train.take([]))  # zero-shot: unused
-    lengths = [
-        max(a, b) for a, b in zip(train.chosen.lengths(), train.rejected.lengths(), strict=True)
-    ]
     collate_pairs = _PairCollator(train, pad)
-    batches, loader = train_loader(train.chosen, config, spec.seed, pad, collate_pairs, lengths)
+    batches, loader = train_loader(
+        train.chosen, config, spec.seed, pad, collate_pairs, train.lengths()
+    )
 
     def scorer(held_out: _Pairs):
         def evaluate(model: nn.Module) -> dict:

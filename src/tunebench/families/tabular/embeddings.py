@@ -28,16 +28,6 @@ def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-def weights_fingerprint(model: torch.nn.Module) -> str:
-    """sha256 over every parameter's name, shape and bytes: changes whenever the weights do."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 class EmbeddingCache:
     """One folder per encoder identity; each `embed` call appends one shard of new vectors."""
 
@@ -60,7 +50,8 @@ class EmbeddingCache:
         if missing:
             by_key = dict(zip(keys, texts, strict=True))
             new_texts = [by_key[k] for k in missing]
-            vectors = encode(new_texts).astype(np.float32)
+            # C order: safetensors 0.8 writes other layouts' raw memory (its issue #825)
+            vectors = np.ascontiguousarray(encode(new_texts), dtype=np.float32)
             self.texts_encoded += len(new_texts)
             self._store(missing, vectors)
         if not texts:

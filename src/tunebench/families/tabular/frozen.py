@@ -19,7 +19,7 @@ import numpy as np
 from torch import nn
 
 from tunebench.families.tabular.data import TabularData, TabularSplit, distinct_texts
-from tunebench.families.tabular.embeddings import EmbeddingCache, encode_with, weights_fingerprint
+from tunebench.families.tabular.embeddings import EmbeddingCache, encode_with
 from tunebench.families.tabular.models import DOWNSTREAM_MODELS, GBDTConfig
 from tunebench.families.tabular.models.gbdt import fit_gbdt, predict
 from tunebench.families.tabular.train import (
@@ -28,6 +28,7 @@ from tunebench.families.tabular.train import (
     evaluate_downstream,
     train_downstream,
 )
+from tunebench.models.fingerprint import weights_fingerprint
 from tunebench.models.heads import Pooling
 from tunebench.training.costs import validation_seconds
 from tunebench.training.loop import StepCallback, TrainOutcome
