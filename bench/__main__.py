@@ -51,7 +51,9 @@ QUICK_SKIPS = {"lora_vs_maxlen", "full_vs_maxlen", "tabular_frozen_vs_floor"}  #
 BASELINES = {"trainer": trainer_baseline, "maxlen": maxlen_baseline}
 
 
-def spec_for(method: str, settings: dict, mode: dict, seed: int = 0) -> RunSpec:
+def spec_for(
+    method: str, settings: dict, mode: dict, seed: int = 0, compile: bool = False
+) -> RunSpec:
     task = TaskConfig(
         name="sms_spam", max_train_samples=mode["train"], max_eval_samples=mode["eval"]
     )
@@ -60,13 +62,18 @@ def spec_for(method: str, settings: dict, mode: dict, seed: int = 0) -> RunSpec:
         batch_size=16,
         max_length=128,
         learning_rate=METHODS[method].default_lr,
+        compile=compile,
     )
     config = METHODS[method].config(**settings)
     return RunSpec(backbone="minilm-l6", task=task, method=config, seed=seed, training=training)
 
 
-def compare(name: str, method: str, settings: dict, baseline: str, mode: dict) -> dict:
-    spec = spec_for(method, settings, mode)
+def compare(
+    name: str, method: str, settings: dict, baseline: str, mode: dict, compile: bool = False
+) -> dict:
+    """`compile`: tunebench's `training.compile`, and the Trainer's `torch_compile` (the
+    max-length script stays eager)."""
+    spec = spec_for(method, settings, mode, compile=compile)
     ours = execute(spec)
     theirs: BaselineResult = BASELINES[baseline](spec)
     samples_per_s = ours.costs["train_samples_per_s"]
@@ -110,6 +117,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few minutes on a 2-core CPU")
     parser.add_argument("--only", nargs="*", help="run only these comparisons (by name)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile (tunebench and the Trainer)"
+    )
     arguments = parser.parse_args()
     mode_name = "quick" if arguments.quick else "full"
     mode = MODES[mode_name]
@@ -119,7 +129,7 @@ def main() -> None:
     for name, method, settings, baseline in COMPARISONS:
         if not wanted(name, arguments.quick, arguments.only):
             continue
-        row = compare(name, method, settings, baseline, mode)
+        row = compare(name, method, settings, baseline, mode, arguments.compile)
         comparisons.append(row)
         print(
             f"{name:<20} tunebench {row['tunebench_samples_per_s']:7.1f}/s "
@@ -147,6 +157,7 @@ def main() -> None:
             "batch_size": 16,
             "max_length": 128,
             "seed": 0,
+            "compile": arguments.compile,
         },
         "machine": machine(),
         "comparisons": comparisons,
@@ -156,7 +167,7 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    path = RESULTS / f"{mode_name}-{stamp}.json"
+    path = RESULTS / f"{mode_name}{'-compile' if arguments.compile else ''}-{stamp}.json"
     path.write_text(json.dumps(report, indent=1))
     if report["mfu_full_ft"] is not None:
         print(f"MFU of full fine-tuning: {report['mfu_full_ft']:.1%}")

@@ -46,31 +46,42 @@ def build(spec: RunSpec):
     return model, task, backbone.tokenizer
 
 
+def trainer_arguments(folder: str, spec: RunSpec, **extra) -> TrainingArguments:
+    """The Trainer's settings for `spec`'s training: its batch, epochs, learning rate, linear
+    schedule with warm-up, clipping, seed and compile setting; no evaluation, saving or logging
+    while it trains (nor does tunebench count those in its training time)."""
+    training = spec.training
+    return TrainingArguments(
+        output_dir=folder,
+        per_device_train_batch_size=training.batch_size,
+        num_train_epochs=training.epochs,
+        learning_rate=training.learning_rate,
+        weight_decay=training.weight_decay,
+        lr_scheduler_type="linear",
+        warmup_steps=training.warmup_ratio,  # transformers 5: a float below 1 is a ratio
+        max_grad_norm=training.max_grad_norm,
+        seed=spec.seed,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_strategy="no",
+        report_to=[],
+        use_cpu=not torch.cuda.is_available(),
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        torch_compile=training.compile,
+        **extra,
+    )
+
+
 def trainer_baseline(spec: RunSpec) -> BaselineResult:
     model, task, tokenizer = build(spec)
     training = spec.training
     train = _tokenised(task.train, tokenizer, training.max_length, padding=False)
     test = _tokenised(task.test, tokenizer, training.max_length, padding=False)
     with tempfile.TemporaryDirectory() as folder:
-        arguments = TrainingArguments(
-            output_dir=folder,
-            per_device_train_batch_size=training.batch_size,
-            per_device_eval_batch_size=training.eval_batch_size,
-            num_train_epochs=training.epochs,
-            learning_rate=training.learning_rate,
-            weight_decay=training.weight_decay,
-            lr_scheduler_type="linear",
-            warmup_steps=training.warmup_ratio,  # transformers 5: a float below 1 is a ratio
-            max_grad_norm=training.max_grad_norm,
-            seed=spec.seed,
-            eval_strategy="no",
-            save_strategy="no",
-            logging_strategy="no",
-            report_to=[],
-            use_cpu=not torch.cuda.is_available(),
-            remove_unused_columns=False,
-            dataloader_num_workers=0,
-            disable_tqdm=True,
+        arguments = trainer_arguments(
+            folder, spec, per_device_eval_batch_size=training.eval_batch_size
         )
         trainer = Trainer(
             model=model,

@@ -168,3 +168,29 @@ def test_optimisers_and_schedules_train(optimizer, scheduler):
 def test_gradient_accumulation_halves_the_optimiser_steps():
     _, outcome, _, _ = run(epochs=1, gradient_accumulation_steps=2)
     assert outcome.steps == 3  # 6 batches, 2 per step
+
+
+def test_compile_trains_the_same_and_validates_the_eager_model(monkeypatch):
+    """`compile: true` runs the training steps through torch.compile with the same arithmetic;
+    validation gets the module itself, not the wrapper. The AOT-eager backend (autograd traced,
+    kernels eager) keeps this to seconds; inductor's speed is a benchmark's business."""
+    from torch._dynamo.utils import counters
+
+    from tunebench.training import loop
+
+    monkeypatch.setattr(loop, "COMPILE_BACKEND", "eager")
+
+    seen = []
+
+    def recording_evaluate(model, *args, **kwargs):
+        seen.append(type(model).__name__)
+        return {"accuracy": 0.5}
+
+    monkeypatch.setattr("tunebench.families.classification.run.evaluate", recording_evaluate)
+    _, eager, _, _ = run("full", epochs=1)
+    counters.clear()
+    _, compiled, _, _ = run("full", epochs=1, compile=True)
+    assert counters["stats"]["unique_graphs"] > 0  # something was compiled
+    losses = [h["loss"] for h in eager.history if "loss" in h]
+    assert [h["loss"] for h in compiled.history if "loss" in h] == pytest.approx(losses, rel=1e-4)
+    assert "OptimizedModule" not in seen

@@ -36,6 +36,10 @@ class TrainingConfig(BaseModel):
     """Validate after every this many epochs, and always after the last: validation is a
     forward pass over the validation split, so on a large one it can cost as much as training.
     Only validated epochs can be picked as the best."""
+    compile: bool = False
+    """Train the model through `torch.compile` (inductor; evaluation stays eager): the first steps
+    pay the compilation (and each new batch shape may pay again), later steps may run faster.
+    Measured in docs/benchmarks.md before you turn it on."""
     group_by_length: bool = True
     """Batch texts of similar length together so that little compute goes to padding."""
     pooling: Literal["auto", "cls", "mean", "last"] = "auto"
@@ -49,7 +53,7 @@ class TrainingConfig(BaseModel):
 
 
 ADDED_LATER = {
-    "training": {"gradient_checkpointing": False, "validate_every_epochs": 1},
+    "training": {"gradient_checkpointing": False, "validate_every_epochs": 1, "compile": False},
     "adapter": {"non_linearity": None},
 }
 """Settings added after stores held runs, with the value that means "as before": per section,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+from accelerate.utils import is_compiled_module
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -27,6 +28,8 @@ from tunebench.training.metering import trainable_state
 from tunebench.training.optim import build_optimizer, build_scheduler
 from tunebench.training.prefix_cache import PrefixCache
 
+COMPILE_BACKEND = "inductor"
+"""torch.compile's backend for `training.compile` (the tests swap in a fast one)."""
 StepCallback = Callable[[int, int, float | None], None]
 """(steps done, total steps, running loss or None)"""
 Validate = Callable[[nn.Module], dict]
@@ -166,6 +169,10 @@ def fit(
         total_steps = min(total_steps, config.max_steps)
     scheduler = build_scheduler(optimizer, config, total_steps)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    # Compiled here, not through accelerate, whose first Accelerator fixes compilation for the
+    # process (an HF Trainer that compiled earlier in it makes `prepare` compile: not twice).
+    if config.compile and not is_compiled_module(model):
+        model = torch.compile(model, backend=COMPILE_BACKEND)
     run = _Training(
         model, optimizer, scheduler, accelerator, config, total_steps, examples_in, loss_of, on_step
     )
@@ -195,9 +202,10 @@ def fit(
 
 
 def _validate(run: _Training, validate: Validate, epoch: int) -> dict:
-    """`validate(model)`, timed and logged in the run's history."""
+    """`validate(model)`, timed and logged in the run's history; the model as it was prepared,
+    less `torch.compile`'s wrapper (evaluation runs eagerly: its shapes would recompile)."""
     started = time.perf_counter()
-    validation = validate(run.model)
+    validation = validate(getattr(run.model, "_orig_mod", run.model))
     seconds = time.perf_counter() - started
     entry = {"epoch": epoch, "step": run.step, "validation": _scalars(validation)}
     run.history.append({**entry, "validation_seconds": seconds})
