@@ -30,10 +30,10 @@ def test_bad_study_is_one_message_and_exit_2(tmp_path):
 
 def test_unknown_method_lists_the_allowed_ones(tmp_path):
     study = tmp_path / "bad.yaml"
-    study.write_text("name: x\nbackbones: [minilm-l6]\ntasks: [sms_spam]\nmethods: [dora]\n")
+    study.write_text("name: x\nbackbones: [minilm-l6]\ntasks: [sms_spam]\nmethods: [lorax]\n")
     done = cli("run", str(study))
     assert done.returncode == 2
-    assert "'dora'" in done.stderr and "'lora'" in done.stderr and "'adapter'" in done.stderr
+    assert "'lorax'" in done.stderr and "'lora'" in done.stderr and "'dora'" in done.stderr
 
 
 def test_results_of_a_folder_without_a_store(tmp_path):

@@ -30,6 +30,8 @@ METHODS = """
   - {name: last_n, n: 1}
   - bitfit
   - {name: lora, r: 4}
+  - {name: dora, r: 4}
+  - {name: rslora, r: 4}
   - ia3
   - {name: prompt, num_virtual_tokens: 4}
   - {name: prefix, num_virtual_tokens: 4}
@@ -65,7 +67,7 @@ def test_every_method_trains_on_both_backbones_but_bitfit_on_llama(study):
     assert [(method, reason.split(":")[0]) for method, reason in failed] == [
         ("bitfit", "unsupported")  # Llama has no biases
     ]
-    assert len(completed(study)) == 17
+    assert len(completed(study)) == 21  # 11 methods on two backbones, less bitfit on Llama
 
 
 FRESH = """
@@ -123,7 +125,9 @@ def test_each_export_reproduces_the_recorded_test_predictions_in_a_fresh_process
         written = export_run(study, record.run_id, folder)
         assert written == {"adapter": "bottleneck"}.get(
             record.method,
-            "peft" if record.method in ("lora", "ia3", "prompt", "prefix") else "model",
+            "peft"
+            if record.method in ("lora", "dora", "rslora", "ia3", "prompt", "prefix")
+            else "model",
         )
         script = WITH_TUNEBENCH if written == "bottleneck" else snippet
         recorded = record.metrics["test_examples"]["prediction"]
@@ -134,12 +138,14 @@ def test_each_export_reproduces_the_recorded_test_predictions_in_a_fresh_process
         torch.testing.assert_close(fresh, trained, atol=1e-5, rtol=0, msg=record.method)
 
 
-def test_a_peft_export_is_a_plain_adapter_folder_and_merge_writes_a_model(study, tmp_path):
-    lora = next(r for r in completed(study) if r.method == "lora" and "encoder" in r.backbone)
+@pytest.mark.parametrize("method", ["lora", "dora"])
+def test_a_peft_export_is_a_plain_adapter_folder_and_merge_writes_a_model(study, tmp_path, method):
+    lora = next(r for r in completed(study) if r.method == method and "encoder" in r.backbone)
     export_run(study, lora.run_id, tmp_path / "adapter")
     config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == str((study.parent / "encoder").resolve())
     assert config["task_type"] == "FEATURE_EXTRACTION" and config["peft_type"] == "LORA"
+    assert config["use_dora"] == (method == "dora")
     info = json.loads((tmp_path / "adapter" / "tunebench.json").read_text())
     assert info["labels"] == ["neg", "pos"] and info["run_id"] == lora.run_id
     assert export_run(study, lora.run_id, tmp_path / "merged", merge=True) == "model"
@@ -156,7 +162,7 @@ def test_export_refusals_are_clear(study, tmp_path):
     prompt = next(r for r in completed(study) if r.method == "prompt")
     with pytest.raises(UserError, match="not in"):
         export_run(study, "0000000000000000", tmp_path / "a")
-    with pytest.raises(UserError, match="applies to lora, ia3, not to prompt"):
+    with pytest.raises(UserError, match="applies to dora, ia3, lora, rslora, not to prompt"):
         export_run(study, prompt.run_id, tmp_path / "b", merge=True)
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("kept")

@@ -17,6 +17,9 @@ EXPECTED_TRAINABLE = {
     # embedding LayerNorm bias + per block: q, k, v, o, attention LN, ffn in (64), ffn out, LN
     ("encoder", "bitfit"): HEAD + 32 + 2 * (4 * 32 + 32 + 64 + 32 + 32),
     ("encoder", "lora"): HEAD + 2 * 2 * 8 * (32 + 32),  # q and v in 2 layers, r=8
+    ("encoder", "rslora"): HEAD + 2 * 2 * 8 * (32 + 32),  # LoRA's parameters, another scale
+    ("encoder", "peft"): HEAD + 2 * 2 * 8 * (32 + 32),  # type LORA by default, peft's r = 8
+    ("encoder", "dora"): HEAD + 2 * 2 * 8 * (32 + 32) + 2 * (32 + 32),  # + a magnitude per output
     # peft's BERT default: key, value, attention.output.dense (32 each), ffn output.dense (in 64)
     ("encoder", "ia3"): HEAD + 2 * (32 + 32 + 32 + 64),
     ("encoder", "prompt"): HEAD + 20 * 32,
@@ -26,6 +29,9 @@ EXPECTED_TRAINABLE = {
     + 9280
     + 32,  # one Llama block (attn 3072, mlp 6144, norms) + final norm
     ("decoder", "lora"): HEAD + 2 * (8 * (32 + 32) + 8 * (32 + 16)),  # q 32->32, v 32->16
+    ("decoder", "rslora"): HEAD + 2 * (8 * (32 + 32) + 8 * (32 + 16)),
+    ("decoder", "peft"): HEAD + 2 * (8 * (32 + 32) + 8 * (32 + 16)),
+    ("decoder", "dora"): HEAD + 2 * (8 * (32 + 32) + 8 * (32 + 16)) + 2 * (32 + 16),
     ("decoder", "ia3"): HEAD + 2 * (16 + 16 + 64),  # k, v (16 wide) and down_proj input 64
     ("decoder", "prompt"): HEAD + 20 * 32,
     ("decoder", "prefix"): HEAD + 20 * 2 * 2 * 16,  # grouped-query attention: kv width 16
@@ -101,3 +107,28 @@ def test_lora_layers_restrict_the_adapted_blocks():
     trained = METHODS["lora"].apply(model, config, "")
     lora_names = [n for n, p in trained.named_parameters() if p.requires_grad and "lora_" in n]
     assert lora_names and all(".layer.1." in n for n in lora_names)
+
+
+def test_the_peft_escape_hatch_trains_any_peft_type():
+    """VeRA through `{name: peft, type: vera, ...}`: PEFT's own config, PEFT's parameters."""
+    model = tiny_classifier("decoder")
+    config = METHODS["peft"].config(type="vera", r=4, target_modules=["q_proj"])
+    trained = METHODS["peft"].apply(model, config, "")
+    names = [n for n, p in trained.named_parameters() if p.requires_grad]
+    assert any("vera_lambda" in n for n in names)
+    assert all("vera_lambda" in n or "classifier" in n for n in names)
+    assert trained.peft_config["default"].r == 4
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"type": "nope"}, "no PEFT type; PEFT has LORA, "),
+        ({"type": "vera", "rank": 4}, "VeraConfig has no field 'rank'; its fields are: "),
+        ({"type": "lora", "task_type": "CAUSAL_LM"}, "has no field 'task_type'"),
+        ({"type": "lora", "layers_pattern": "layers"}, "LoraConfig refuses these settings"),
+    ],
+)
+def test_the_peft_escape_hatch_checks_fields_against_peft(settings, message):
+    with pytest.raises(ValueError, match=message):
+        METHODS["peft"].config(**settings)

@@ -24,8 +24,8 @@ from torch import nn
 
 from tunebench.errors import UserError
 from tunebench.export.rebuild import Rebuilt
+from tunebench.methods import METHODS
 
-MERGEABLE = ("lora", "ia3")
 BOTTLENECK_CONFIG, BOTTLENECK_WEIGHTS = "bottleneck.json", "bottleneck.safetensors"
 HEAD_WEIGHTS = "head.safetensors"
 _WRAPPED = "base_model.model."
@@ -35,10 +35,10 @@ _IN_CLASSIFIER = "backbone."  # our classifier's name for the backbone inside it
 def write(run: Rebuilt, out: Path, merge: bool) -> str:
     """Write `run` into `out`; returns the format written ("peft", "model" or "bottleneck")."""
     method = run.spec.method.name
-    if merge and method not in MERGEABLE:
+    if merge and not METHODS[method].mergeable:
+        mergeable = ", ".join(sorted(name for name, m in METHODS.items() if m.mergeable))
         raise UserError(
-            f"--merge folds an update into the weights: it applies to {', '.join(MERGEABLE)}, "
-            f"not to {method}"
+            f"--merge folds an update into the weights: it applies to {mergeable}, not to {method}"
         )
     model = run.model
     if isinstance(model, PeftModel) and merge:

@@ -8,7 +8,8 @@ method's parameters left trainable, so every method is compared with the same he
 Capabilities are declared here, never inferred from a method's name by the code that runs it:
 `kinds` (which kinds of model it applies to), `gradient_checkpointing` (whether it works with
 checkpointed blocks), `trains_backbone` (whether it changes the backbone at all: `frozen` does
-not, so on a model without a separate head it is the zero-shot baseline), `trains_nothing_on`
+not, so on a model without a separate head it is the zero-shot baseline), `mergeable` (whether
+its update folds into the weights on export), `trains_nothing_on`
 (a reason when the method would train nothing on a given backbone, e.g. BitFit without biases)
 and `misfit` (settings that do not fit a backbone's modules, checked before anything trains).
 """
@@ -61,6 +62,8 @@ class Method:
     kinds: frozenset[ModelKind] = ALL_KINDS
     gradient_checkpointing: bool = True
     trains_backbone: bool = True
+    mergeable: bool = False
+    """Whether its trained update folds into the backbone's weights (`export --merge`)."""
     trains_nothing_on: Callable[[nn.Module], str | None] = _trains_something
     """backbone -> why the method would train nothing on it, or None."""
     misfit: Callable[[MethodConfig, Shape], str | None] = _fits

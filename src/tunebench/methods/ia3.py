@@ -43,6 +43,7 @@ METHOD = register(
         5e-3,
         "learned scaling vectors on k, v and feed-forward",
         apply,
+        mergeable=True,
         misfit=misfit,
     )
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveInt, create_model
 
 from tunebench.methods.base import Method, MethodConfig, register
 from tunebench.models.shape import unmatched_modules
@@ -36,7 +36,8 @@ def misfit(config: LoraConfig, shape: Shape) -> str | None:
     return None
 
 
-def apply(target: Target, config: LoraConfig):
+def apply(target: Target, config: LoraConfig, **variant):
+    """LoRA through peft; `variant` is a LoRA variant's own peft setting (`use_dora`, ...)."""
     from peft import LoraConfig as PeftLoraConfig
     from peft import get_peft_model
 
@@ -47,6 +48,7 @@ def apply(target: Target, config: LoraConfig):
         lora_dropout=config.dropout,
         target_modules=config.target_modules,
         layers_to_transform=config.layers,
+        **variant,
     )
     return get_peft_model(target.model, peft_config)
 
@@ -58,6 +60,30 @@ METHOD = register(
         1e-3,
         "low-rank adapters on attention projections",
         apply,
+        mergeable=True,
         misfit=misfit,
     )
 )
+
+
+def variant(name: str, description: str, **peft_setting) -> Method:
+    """A LoRA variant that is LoRA plus one peft setting (`use_dora=True`, ...): LoRA's
+    settings, misfit check, default learning rate and mergeability, registered as `name`."""
+    config = create_model(
+        f"{name.title().replace('_', '')}Config", __base__=LoraConfig, name=(Literal[name], name)
+    )
+
+    def apply_variant(target: Target, settings: LoraConfig):
+        return apply(target, settings, **peft_setting)
+
+    return register(
+        Method(
+            name,
+            config,
+            METHOD.default_lr,
+            description,
+            apply_variant,
+            mergeable=True,
+            misfit=misfit,
+        )
+    )
