@@ -37,7 +37,7 @@ from transformers import (
 
 from bench.__main__ import RESULTS, in_fresh_process, machine
 from bench.baselines import trainer_arguments
-from tunebench.families.causal_lm.sequences import IGNORE, Renderer, resolve_format
+from tunebench.families.causal_lm.sequences import Renderer, collate, resolve_format
 from tunebench.families.generation import GenerationTask
 from tunebench.families.generation.data import load_generation_task
 from tunebench.methods import METHODS
@@ -148,7 +148,7 @@ def measure(side: str, method: str, compile: bool, folder: Path, arguments: dict
 
 def trainer_side(spec) -> dict:
     """The HF Trainer on tunebench's own model and tokens: the causal-LM family's rendered
-    sequences, loss on the response tokens, the same batch, schedule and precision."""
+    sequences and batches (loss on the response tokens), the same batch, schedule, precision."""
     training = spec.training
     backbone = load_causal_lm(spec.backbone)
     model = METHODS[spec.method.name].apply(backbone.model, spec.method, backbone.path)
@@ -156,43 +156,21 @@ def trainer_side(spec) -> dict:
     renderer = Renderer(tokenizer, resolve_format("auto", tokenizer))
     train = load_generation_task(spec.task).train
     encoded = renderer.encode(train.prompts, train.responses, training.max_length)
-    rows = [
-        {"input_ids": ids, "labels": [IGNORE] * prompt + ids[prompt:]}
-        for ids, prompt in zip(encoded.input_ids, encoded.prompt_lengths, strict=True)
-    ]
     with tempfile.TemporaryDirectory() as output:
         arguments = trainer_arguments(output, spec, bf16=torch.cuda.is_available())
-        collate = _PadCollator(tokenizer.pad_token_id)
-        trainer = Trainer(model=model, args=arguments, train_dataset=rows, data_collator=collate)
+        trainer = Trainer(
+            model=model,
+            args=arguments,
+            train_dataset=list(range(len(encoded))),  # row numbers, batched by the family's own
+            data_collator=lambda rows: collate(encoded, rows, tokenizer.pad_token_id),
+        )
         seconds = trainer.train().metrics["train_runtime"]
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
     return {
-        "train_samples_per_s": len(rows) / seconds,
+        "train_samples_per_s": len(encoded) / seconds,
         "train_seconds": seconds,
         "peak_gpu_mb": peak,
     }
-
-
-class _PadCollator:
-    """Right-pads `input_ids` (with the pad id) and `labels` (with -100) to the batch's longest."""
-
-    def __init__(self, pad_token_id: int):
-        self.pad_token_id = pad_token_id
-
-    def __call__(self, rows: list[dict]) -> dict:
-        width = max(len(row["input_ids"]) for row in rows)
-
-        def padded(key: str, value: int) -> torch.Tensor:
-            return torch.tensor([r[key] + [value] * (width - len(r[key])) for r in rows])
-
-        mask = torch.tensor(
-            [[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in rows]
-        )
-        return {
-            "input_ids": padded("input_ids", self.pad_token_id),
-            "attention_mask": mask,
-            "labels": padded("labels", -100),
-        }
 
 
 def main() -> None:
@@ -212,8 +190,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         build_backbone(folder / "lm", arguments["layers"])
-        rows, length = arguments["rows"], arguments["length"]
-        write_words(folder / "words.jsonl", rows, arguments["batch_size"], length)
+        write_words(
+            folder / "words.jsonl", arguments["rows"], arguments["batch_size"], arguments["length"]
+        )
         for side, method, compile in ROWS:
             if compile and arguments["eager_only"]:
                 continue

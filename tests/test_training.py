@@ -172,8 +172,8 @@ def test_gradient_accumulation_halves_the_optimiser_steps():
 
 def test_compile_trains_the_same_and_validates_the_eager_model(monkeypatch):
     """`compile: true` runs the training steps through torch.compile with the same arithmetic;
-    validation gets the module itself, not the wrapper. The AOT-eager backend (autograd traced,
-    kernels eager) keeps this to seconds; inductor's speed is a benchmark's business."""
+    validation gets the module itself, not the wrapper. The `eager` backend (dynamo traces,
+    nothing is generated) keeps this to seconds; inductor's speed is a benchmark's business."""
     from torch._dynamo.utils import counters
 
     from tunebench.training import loop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, create_model
@@ -67,8 +68,8 @@ METHOD = register(
 
 
 def variant(name: str, description: str, **peft_setting) -> Method:
-    """A LoRA variant that is LoRA plus one peft setting (`use_dora=True`, ...): LoRA's
-    settings, misfit check, default learning rate and mergeability, registered as `name`."""
+    """A LoRA variant that is LoRA plus one peft setting (`use_dora=True`, ...): LoRA's method
+    (settings, misfit check, default learning rate, capabilities) under another name."""
     config = create_model(
         f"{name.title().replace('_', '')}Config", __base__=LoraConfig, name=(Literal[name], name)
     )
@@ -77,13 +78,7 @@ def variant(name: str, description: str, **peft_setting) -> Method:
         return apply(target, settings, **peft_setting)
 
     return register(
-        Method(
-            name,
-            config,
-            METHOD.default_lr,
-            description,
-            apply_variant,
-            mergeable=True,
-            misfit=misfit,
+        dataclasses.replace(
+            METHOD, name=name, config=config, description=description, apply_to=apply_variant
         )
     )

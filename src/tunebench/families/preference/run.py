@@ -33,7 +33,7 @@ from tunebench.families.causal_lm.sequences import (
 from tunebench.families.causal_lm.shared_prompts import score_continuations
 from tunebench.families.context import RunContext
 from tunebench.families.preference.data import PreferenceSplit
-from tunebench.families.preference.reference import cached_scores, scoring_identity
+from tunebench.families.preference.reference import Scores, cached_scores, scoring_identity
 from tunebench.models.backbones import Backbone
 from tunebench.training.loop import model_loss
 from tunebench.training.metrics import with_rows
@@ -120,7 +120,7 @@ def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
     rows = config.eval_batch_size
     identity, folder = scoring_identity(reference, accelerator, rows), context.cache_dir / "dpo"
 
-    def score_reference(chosen: Sequences, rejected: Sequences) -> tuple:
+    def score_reference(chosen: Sequences, rejected: Sequences) -> Scores:
         return score_pairs(reference, chosen, rejected, pad, accelerator, rows)
 
     def pairs(split: PreferenceSplit) -> _Pairs:
