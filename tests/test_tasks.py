@@ -277,6 +277,8 @@ def test_registry_describes_each_task():
         "sms_spam": "classification",
         "20newsgroups": "classification",
         "boolq": "classification",
+        "snli": "classification",
+        "tweet_sentiment": "classification",
         "xsum": "generation",
         "boolq_gen": "generation",
         "commonsense_qa": "multiple_choice",

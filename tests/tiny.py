@@ -126,3 +126,14 @@ def save_tiny_word_encoder(folder: Path, words: list[str]) -> Path:
     tiny_bert().save_pretrained(folder)
     BertTokenizerFast(vocab=str(vocab)).save_pretrained(folder)
     return folder
+
+
+TINY_SETTINGS: dict[str, dict] = {
+    "last_n": {"n": 1},
+    "c3a": {"block_size": 16},  # divides the tiny models' widths (32, and 16 for Llama's v)
+    "miss": {"r": 16},
+    "road": {"group_size": 8},
+    "shira": {"r": 4},  # r × (in + out) must stay below in × out
+    "fourierft": {"n_frequency": 100},  # at most in × out (512 for Llama's v)
+}
+"""Method settings that fit the tiny models built here (the defaults fit real widths)."""

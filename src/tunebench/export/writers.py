@@ -41,6 +41,11 @@ def write(run: Rebuilt, out: Path, merge: bool) -> str:
             f"--merge folds an update into the weights: it applies to {mergeable}, not to {method}"
         )
     model = run.model
+    if isinstance(model, PeftModel) and not merge and _relative_to_residual(model):
+        raise UserError(
+            f"a {method} adapter is relative to the residual of its initialisation, not to the "
+            "pretrained weights: export it with --merge"
+        )
     if isinstance(model, PeftModel) and merge:
         model = model.merge_and_unload()
     if isinstance(model, PeftModel):
@@ -55,6 +60,12 @@ def write(run: Rebuilt, out: Path, merge: bool) -> str:
     if run.kind != "causal_lm":
         save_file(_head_state(model), out / HEAD_WEIGHTS)
     return written
+
+
+def _relative_to_residual(model: PeftModel) -> bool:
+    """Whether the adapter's initialisation changed the base weights (PiSSA, OLoRA, ...)."""
+    init = getattr(model.peft_config["default"], "init_lora_weights", True)
+    return isinstance(init, str) and init.startswith(("pissa", "olora", "corda"))
 
 
 def _backbone_of(model: nn.Module) -> nn.Module:

@@ -162,6 +162,13 @@ class Family:
     model_kind: ClassVar[ModelKind | None] = None
     """The model it builds around a backbone (a classifier, a causal LM, ...), which says how
     `tunebench export` rebuilds and writes a run; None: its runs cannot be exported."""
+    method_kind: ClassVar[ModelKind | None] = None
+    """The model its runs apply a method to, when not `model_kind` (tabular's text encoder)."""
+
+    @property
+    def trained_kind(self) -> ModelKind | None:
+        """The kind of model a method must apply to for this family's runs."""
+        return self.method_kind or self.model_kind
 
     @property
     def builtins(self) -> dict[str, BuiltinTask]:

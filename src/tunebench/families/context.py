@@ -10,6 +10,7 @@ where the batches allow it, and the zero-shot case). A problem the user should s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,13 @@ class RunContext:
         except UserError as error:
             raise RunFailed("unsupported", str(error)) from error
 
+    def _after_step(self) -> Callable[[nn.Module, int, int], None] | None:
+        """The method's hook after each optimiser step, with the run's settings bound."""
+        hook, settings = self.method.after_step, self.spec.method
+        if hook is None:
+            return None
+        return lambda model, step, total: hook(model, settings, step, total)
+
     def _checkpoint(self, backbone: nn.Module, method: Method) -> None:
         if not method.gradient_checkpointing:
             raise UserError(
@@ -138,6 +146,10 @@ class RunContext:
             raise RunFailed("unsupported", f"method {self.method.name} left nothing to train")
         selection = self.family.metric(training.selection_metric)
 
+        groups = options.pop("groups", None) or self.method.parameter_groups(
+            model, self.spec.method, training.learning_rate, training.weight_decay
+        )
+
         def run() -> TrainOutcome:
             if not trains:
                 return zero_shot(validate(model))
@@ -150,6 +162,8 @@ class RunContext:
                 selection,
                 self.accelerator,
                 self.on_step,
+                groups=groups,
+                after_step=self._after_step(),
                 **options,
             )
 

@@ -18,6 +18,7 @@ from tunebench.families.generation import FAMILY as GENERATION
 from tunebench.families.multiple_choice import FAMILY as MULTIPLE_CHOICE
 from tunebench.families.preference import FAMILY as PREFERENCE
 from tunebench.families.token_classification import FAMILY as TOKEN_CLASSIFICATION
+from tunebench.methods.base import Method
 
 FAMILIES: dict[str, Family] = {
     family.name: family
@@ -33,6 +34,11 @@ FAMILIES: dict[str, Family] = {
 DEFAULT_FAMILY = "classification"
 """The family of a task entry that names neither a family nor a built-in task, when its keys
 fit several families (a file with only `name` and `path`)."""
+
+
+def families_trained_by(method: Method) -> list[str]:
+    """The families whose runs the method applies to (by the kind of model each trains)."""
+    return [name for name, f in FAMILIES.items() if f.trained_kind in method.kinds]
 
 
 def builtin_tasks() -> dict[str, tuple[Family, BuiltinTask]]:

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from tunebench.methods.base import REGISTERED, Method, MethodConfig
 
-_NOT_METHODS = {"base", "target", "entry"}
+_NOT_METHODS = {"base", "target", "entry", "tuner"}
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _NOT_METHODS:
         importlib.import_module(f"{__name__}.{_module.name}")

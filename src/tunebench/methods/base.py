@@ -10,8 +10,10 @@ Capabilities are declared here, never inferred from a method's name by the code 
 checkpointed blocks), `trains_backbone` (whether it changes the backbone at all: `frozen` does
 not, so on a model without a separate head it is the zero-shot baseline), `mergeable` (whether
 its update folds into the weights on export), `trains_nothing_on`
-(a reason when the method would train nothing on a given backbone, e.g. BitFit without biases)
-and `misfit` (settings that do not fit a backbone's modules, checked before anything trains).
+(a reason when the method would train nothing on a given backbone, e.g. BitFit without biases),
+`misfit` (settings that do not fit a backbone's modules, checked before anything trains),
+`parameter_groups` (optimiser groups of its own: LoRA+'s faster B matrices) and `after_step`
+(called by the loop after each optimiser step: AdaLoRA's rank allocation).
 """
 
 from __future__ import annotations
@@ -52,6 +54,19 @@ def _fits(config: MethodConfig, shape: Shape) -> str | None:
     return None
 
 
+ParameterGroups = Callable[["nn.Module", MethodConfig, float, float], "list[dict] | None"]
+"""(the model to train, the method's settings, learning rate, weight decay) -> torch
+optimiser parameter groups, or None for one group of every trainable parameter."""
+
+AfterStep = Callable[["nn.Module", MethodConfig, int, int], None]
+"""(the model being trained, the method's settings, the optimiser steps taken, the run's total
+steps) -> None; runs after each optimiser step, before the gradients are cleared."""
+
+
+def _one_group(model: nn.Module, config: MethodConfig, lr: float, decay: float) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -69,6 +84,8 @@ class Method:
     misfit: Callable[[MethodConfig, Shape], str | None] = _fits
     """(settings, the backbone's shape) -> what in the settings does not fit the backbone
     (a module name no module has, a block it lacks), or None; checked when a study loads."""
+    parameter_groups: ParameterGroups = _one_group
+    after_step: AfterStep | None = None
 
     def apply(self, model: nn.Module, config: MethodConfig, backbone_path: str = "") -> nn.Module:
         """The model to train: `model` (a classifier, text encoder or causal LM) with this

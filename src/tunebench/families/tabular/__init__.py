@@ -40,6 +40,7 @@ class Tabular(Family):
     layout = TABLE_2
     study_fields = cells.TabularStudyFields
     union_tags = frozenset(DOWNSTREAM_MODELS)
+    method_kind = "text_encoder"
 
     def validation_metrics(self, task: TabularTaskConfig) -> tuple[str, ...]:
         """The downstream model's validation metrics; classification picks the best epoch by
