@@ -33,6 +33,8 @@ METHODS = """
   - {name: dora, r: 4}
   - {name: rslora, r: 4}
   - {name: pissa, r: 4}
+  - {name: adalora, r: 2, init_r: 4}
+  - {name: lora_plus, r: 4}
   - ia3
   - {name: prompt, num_virtual_tokens: 4}
   - {name: prefix, num_virtual_tokens: 4}
@@ -68,7 +70,7 @@ def test_every_method_trains_on_both_backbones_but_bitfit_on_llama(study):
     assert [(method, reason.split(":")[0]) for method, reason in failed] == [
         ("bitfit", "unsupported")  # Llama has no biases
     ]
-    assert len(completed(study)) == 23  # 12 methods on two backbones, less bitfit on Llama
+    assert len(completed(study)) == 27  # 14 methods on two backbones, less bitfit on Llama
 
 
 FRESH = """
@@ -128,7 +130,8 @@ def test_each_export_reproduces_the_recorded_test_predictions_in_a_fresh_process
         assert written == {"adapter": "bottleneck", "pissa": "model"}.get(
             record.method,
             "peft"
-            if record.method in ("lora", "dora", "rslora", "ia3", "prompt", "prefix")
+            if record.method
+            in ("lora", "dora", "rslora", "lora_plus", "adalora", "ia3", "prompt", "prefix")
             else "model",
         )
         script = WITH_TUNEBENCH if written == "bottleneck" else snippet
@@ -157,6 +160,18 @@ def test_a_peft_export_is_a_plain_adapter_folder_and_merge_writes_a_model(study,
     adapter = fresh_probabilities(snippet, tmp_path / "adapter", texts_file)
     merged = fresh_probabilities(snippet, tmp_path / "merged", texts_file)
     torch.testing.assert_close(merged, adapter, atol=1e-5, rtol=0)
+
+
+def test_the_loop_drove_adalora_down_to_its_rank_budget(study):
+    """Through the run path: the loop's after_step hook pruned 4 singular values per layer to
+    an average of 2 (the trained tensors in the checkpoint hold the masked ones as zeros)."""
+    from safetensors.torch import load_file
+
+    for record in [r for r in completed(study) if r.method == "adalora"]:
+        tensors = load_file(study / "checkpoints" / record.run_id / "trainable.safetensors")
+        singular = [t for name, t in tensors.items() if "lora_E" in name]
+        assert singular and all(t.numel() == 4 for t in singular)
+        assert sum(int((t != 0).sum()) for t in singular) == 2 * len(singular)
 
 
 def test_export_refusals_are_clear(study, tmp_path):

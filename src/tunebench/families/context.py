@@ -108,6 +108,13 @@ class RunContext:
         except UserError as error:
             raise RunFailed("unsupported", str(error)) from error
 
+    def method_groups(self, model: nn.Module) -> list[dict] | None:
+        """The method's own optimiser groups over `model`'s parameters (LoRA+), or None."""
+        training = self.spec.training
+        return self.method.parameter_groups(
+            model, self.spec.method, training.learning_rate, training.weight_decay
+        )
+
     def _after_step(self) -> Callable[[nn.Module, int, int], None] | None:
         """The method's hook after each optimiser step, with the run's settings bound."""
         hook, settings = self.method.after_step, self.spec.method
@@ -146,9 +153,7 @@ class RunContext:
             raise RunFailed("unsupported", f"method {self.method.name} left nothing to train")
         selection = self.family.metric(training.selection_metric)
 
-        groups = options.pop("groups", None) or self.method.parameter_groups(
-            model, self.spec.method, training.learning_rate, training.weight_decay
-        )
+        groups = options.pop("groups", None) or self.method_groups(model)
 
         def run() -> TrainOutcome:
             if not trains:

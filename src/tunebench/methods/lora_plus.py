@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import Field
 
 from tunebench.methods import lora
@@ -33,6 +32,7 @@ def without_ratio(target: Target, chosen: dict[str, Any]) -> dict[str, Any]:
 
 def loraplus_groups(model: nn.Module, settings: LoraPlusConfig, lr: float, decay: float):
     """PEFT's LoRA+ groups: A at `lr`, B and 1-D parameters at `lr × lr_ratio`."""
+    import torch
     from peft.optimizers import create_loraplus_optimizer
 
     grouped = create_loraplus_optimizer(

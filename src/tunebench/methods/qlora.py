@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-import torch
-
 from tunebench.errors import UserError
 from tunebench.methods import lora
 from tunebench.methods.tuner import tuner
@@ -29,6 +27,8 @@ class QloraConfig(lora.LoraConfig):
 
 def quantised_base(target: Target, chosen: dict[str, Any]) -> dict[str, Any]:
     """Quantise the backbone's linear layers in place (the head stays as it is)."""
+    import torch
+
     if not torch.cuda.is_available():
         raise UserError(
             "method qlora: bitsandbytes' 4-bit NF4 kernels need a CUDA device, and this "
@@ -46,6 +46,8 @@ def quantised_base(target: Target, chosen: dict[str, Any]) -> dict[str, Any]:
 
 
 def _four_bit(linear: nn.Linear, bnb: Any) -> nn.Module:
+    import torch
+
     quantised = bnb.nn.Linear4bit(
         linear.in_features,
         linear.out_features,

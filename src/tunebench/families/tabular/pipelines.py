@@ -100,7 +100,8 @@ def _one_step(context: RunContext, run: TabularRun) -> FamilyResult:
     )
     model = JointModel(encoder, downstream, data.problem, len(data.text_columns))
     tuned = [p for p in encoder.parameters() if p.requires_grad]
-    groups = [{"params": tuned, "weight_decay": context.spec.training.weight_decay}]
+    decay = context.spec.training.weight_decay
+    groups = context.method_groups(encoder) or [{"params": tuned, "weight_decay": decay}]
     groups += _downstream_groups(downstream, run.downstream_training)
     joint = train_jointly(context, model, backbone.tokenizer, groups)
     costs = {
