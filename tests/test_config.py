@@ -60,7 +60,7 @@ def test_run_ids_are_stable_and_follow_the_config(tmp_path):
         (("r: 4", "r: -1"), "methods.1.r: Input should be greater than 0 (got -1)"),
         (
             ("{name: lora, r: 4}", "lorax"),
-            "does not match any of the expected tags: 'adapter', 'peft', 'bitfit'",
+            "does not match any of the expected tags: 'adalora', 'adapter', 'peft', 'bitfit'",
         ),
         (("{name: lora, r: 4}", "{name: lora, rank: 4}"), "methods.1.rank: unknown field"),
         (("epochs: 1", "epochs: 0"), "training.epochs: Input should be greater than 0"),
