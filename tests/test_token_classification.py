@@ -30,7 +30,7 @@ from tunebench.store import ResultsStore
 from tunebench.study.load import load_study
 from tunebench.study.runner import run_study
 
-from tiny import tiny_bert, tiny_llama, tiny_tokenizer
+from tiny import TINY_SETTINGS, tiny_bert, tiny_llama, tiny_tokenizer
 
 CONLL = """-DOCSTART- -X- -X- O
 
@@ -162,8 +162,10 @@ def test_every_method_trains_the_token_head(kind, name):
     method = METHODS[name]
     if method.trains_nothing_on(backbone):  # bitfit on Llama: refused before applying
         return
-    settings = {"n": 1} if name == "last_n" else {}
-    if name in ("prompt", "prefix"):
+    if name == "qlora" and not torch.cuda.is_available():
+        return  # CUDA only: refused (tests/test_peft_methods.py)
+    settings = TINY_SETTINGS.get(name, {})
+    if name in ("prompt", "prefix", "p_tuning"):
         settings = {"num_virtual_tokens": 3}
     model = method.apply(TokenClassifier(backbone, 3), method.config(**settings), "")
     input_ids = torch.randint(1, 100, (2, 6))

@@ -48,7 +48,10 @@ def peft_fields(target: Target, chosen: dict[str, Any]) -> dict[str, Any]:
 
 def allocate_ranks(model: nn.Module, settings: AdaloraConfig, step: int, total: int) -> None:
     """PEFT's rank allocation after optimiser step `step` of `total` (gradients still set)."""
-    adalora = model.base_model  # peft's AdaLoraModel inside the PeftModel
+    from peft.tuners.adalora import AdaLoraModel
+
+    # The PEFT tuner inside the trained module (a PeftModel, or a family's wrapper around one)
+    adalora = next(m for m in model.modules() if isinstance(m, AdaLoraModel))
     config = adalora.peft_config[ADAPTER]  # the object its rank allocator reads
     if config.total_step != total:
         config.total_step = total
