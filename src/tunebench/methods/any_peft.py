@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, model_validator
 
-from tunebench.errors import UserError
 from tunebench.methods.base import Method, MethodConfig, register
+from tunebench.methods.tuner import peft_config_class, peft_model
 from tunebench.models.shape import unmatched_modules
 
 if TYPE_CHECKING:
@@ -33,17 +33,6 @@ NOT_SETTABLE = {
     "inference_mode",
 }
 """Fields of every PEFT config that tunebench sets or that only describe a saved adapter."""
-
-
-def peft_config_class(peft_type: str) -> type:
-    """PEFT's config class for a type name (any case)."""
-    from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
-
-    by_name = {str(key.value): value for key, value in PEFT_TYPE_TO_CONFIG_MAPPING.items()}
-    found = by_name.get(peft_type.upper())
-    if found is None:
-        raise ValueError(f"type {peft_type!r} is no PEFT type; PEFT has {', '.join(by_name)}")
-    return found
 
 
 class AnyPeftConfig(MethodConfig):
@@ -82,14 +71,7 @@ def misfit(config: AnyPeftConfig, shape: Shape) -> str | None:
 
 
 def apply(target: Target, config: AnyPeftConfig):
-    from peft import get_peft_model
-
-    peft_class = peft_config_class(config.type)
-    try:
-        peft_config = peft_class(task_type=target.peft_task, **config.settings())
-        return get_peft_model(target.model, peft_config)
-    except (TypeError, ValueError, NotImplementedError, KeyError) as error:
-        raise UserError(f"peft type {config.type} on this model: {error}") from error
+    return peft_model(target, config.type, config.settings(), f"peft type {config.type}")
 
 
 METHOD = register(

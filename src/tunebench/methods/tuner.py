@@ -63,6 +63,29 @@ def peft_settings(config: MethodConfig, renamed: dict[str, str]) -> dict[str, An
     return {names.get(k, k): v for k, v in config.model_dump(exclude={"name"}).items()}
 
 
+def peft_config_class(peft_type: str) -> type:
+    """PEFT's config class for a type name (any case)."""
+    from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
+
+    by_name = {str(key.value): value for key, value in PEFT_TYPE_TO_CONFIG_MAPPING.items()}
+    found = by_name.get(peft_type.upper())
+    if found is None:
+        raise ValueError(f"type {peft_type!r} is no PEFT type; PEFT has {', '.join(by_name)}")
+    return found
+
+
+def peft_model(target: Target, peft_type: str, settings: dict[str, Any], what: str):
+    """`target`'s model wrapped by PEFT's `peft_type` with `settings`; PEFT refusing them on
+    this model is a `UserError` naming `what` (so the run fails as `unsupported`)."""
+    from peft import get_peft_model
+
+    try:
+        peft_config = peft_config_class(peft_type)(task_type=target.peft_task, **settings)
+        return get_peft_model(target.model, peft_config)
+    except (TypeError, ValueError, NotImplementedError, KeyError) as error:
+        raise UserError(f"{what} on this model: {error}") from error
+
+
 def tuner(
     name: str,
     config: type[MethodConfig],
@@ -79,18 +102,10 @@ def tuner(
     a variant (`use_dora=True`). `capabilities` are `Method`'s (mergeable, kinds, ...)."""
 
     def apply(target: Target, settings: MethodConfig):
-        from peft import get_peft_model
-
-        from tunebench.methods.any_peft import peft_config_class
-
         chosen = {**peft_settings(settings, renamed or {}), **(fixed or {})}
         if resolve is not None:
             chosen = resolve(target, chosen)
-        try:
-            peft_config = peft_config_class(peft_type)(task_type=target.peft_task, **chosen)
-            return get_peft_model(target.model, peft_config)
-        except (TypeError, ValueError, NotImplementedError) as error:
-            raise UserError(f"method {name} on this model: {error}") from error
+        return peft_model(target, peft_type, chosen, f"method {name}")
 
     if issubclass(config, ModulesConfig):
         capabilities.setdefault("misfit", misfit)
