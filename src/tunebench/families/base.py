@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, PositiveInt, model_validator
 
@@ -164,6 +164,9 @@ class Family:
     `tunebench export` rebuilds and writes a run; None: its runs cannot be exported."""
     method_kind: ClassVar[ModelKind | None] = None
     """The model its runs apply a method to, when not `model_kind` (tabular's text encoder)."""
+    baseline: ClassVar[Literal["constant", "zero_shot"]] = "constant"
+    """The trivial baseline a result must beat (report/trust.py): the best constant prediction
+    (majority class, mean target, no entities), or the untrained model (the `frozen` run)."""
 
     @property
     def trained_kind(self) -> ModelKind | None:

@@ -46,6 +46,12 @@ def builtin_tasks() -> dict[str, tuple[Family, BuiltinTask]]:
     return {name: (f, task) for f in FAMILIES.values() for name, task in f.builtins.items()}
 
 
+def recorded_family(record: Any) -> Family:
+    """The family of a recorded run (a RunRecord), from the task it recorded."""
+    task = record.config.get("task") if isinstance(record.config, dict) else None
+    return FAMILIES[family_of(task if isinstance(task, dict) else {})]
+
+
 def family_of(value: Any) -> str:
     """The family of a task given as a mapping (a study's entry, or a recorded run's `task`)
     or as a config object."""

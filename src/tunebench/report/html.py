@@ -14,8 +14,10 @@ from collections import Counter
 
 from tunebench.records import RunRecord, json_safe
 from tunebench.report import plots, sweep_plots
-from tunebench.report.table import Cell, ReportTable
+from tunebench.report.cells import Cell
+from tunebench.report.table import ReportTable
 from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
+from tunebench.report.trust import cell_marks
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -89,7 +91,7 @@ def _table(table: ReportTable) -> str:
 
 
 def _cell(text: str, cell: Cell) -> str:
-    shown = html.escape(text) + (" †" if cell.tied_with_best else "")
+    shown = html.escape(text) + (" †" if cell.tied_with_best else "") + cell_marks(cell)
     if cell.rank == 1:
         shown = f"<b>{shown}</b>"
     elif cell.rank == 2:

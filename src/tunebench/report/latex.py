@@ -3,8 +3,10 @@ rows not significantly worse than the best. Needs `\\usepackage{booktabs}`."""
 
 from __future__ import annotations
 
-from tunebench.report.table import Cell, ReportTable
+from tunebench.report.cells import Cell
+from tunebench.report.table import ReportTable
 from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
+from tunebench.report.trust import cell_marks
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -57,6 +59,7 @@ def render_latex(table: ReportTable) -> str:
         lines.append(" & ".join(cells) + r" \\")
     caption = " ".join(escape(line) for line in caption_lines(table))
     caption = caption.replace("†", r"$^\dagger$").replace("±", r"$\pm$").replace("≥", r"$\geq$")
+    caption = latex_marks(caption)
     lines += [
         r"\bottomrule",
         r"\end{tabular}",
@@ -66,10 +69,15 @@ def render_latex(table: ReportTable) -> str:
     return "\n".join(lines) + "\n"
 
 
+def latex_marks(text: str) -> str:
+    return text.replace("∅", r"$\emptyset$").replace("↗", r"$\nearrow$")
+
+
 def marked(text: str, cell: Cell) -> str:
     text = escape(text).replace("±", r"$\pm$").replace("—", "--")
     if cell.tied_with_best:
         text += r"$^\dagger$"
+    text += latex_marks(cell_marks(cell))
     if cell.rank == 1:
         return rf"\textbf{{{text}}}"
     if cell.rank == 2:

@@ -3,8 +3,10 @@ significantly worse than the best, ↑/↓ per metric, mean ± std over seeds, c
 
 from __future__ import annotations
 
-from tunebench.report.table import Cell, ReportTable
+from tunebench.report.cells import Cell
+from tunebench.report.table import ReportTable
 from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
+from tunebench.report.trust import cell_marks
 
 
 def render_markdown(table: ReportTable) -> str:
@@ -32,6 +34,7 @@ def render_markdown(table: ReportTable) -> str:
 def marked(text: str, cell: Cell) -> str:
     if cell.tied_with_best:
         text += " †"
+    text += cell_marks(cell)
     if cell.rank == 1:
         return f"**{text}**"
     if cell.rank == 2:

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from tunebench.report.table import Column, ReportTable, Row
+from tunebench.report.cells import Column, Row
+from tunebench.report.table import ReportTable
 
 LABELLED_POINTS = 12
 """Up to this many rows, cost plots write each row's label beside its point."""

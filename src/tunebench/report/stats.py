@@ -16,6 +16,7 @@ import numpy as np
 
 from tunebench.metrics import Metric
 
+SIGNIFICANCE = 0.05
 RESAMPLES = 2000
 SEED = 0
 

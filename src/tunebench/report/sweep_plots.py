@@ -15,7 +15,8 @@ from collections import defaultdict
 import plotly.graph_objects as go
 
 from tunebench.records import RunRecord
-from tunebench.report.table import Column, ReportTable
+from tunebench.report.cells import Column
+from tunebench.report.table import ReportTable
 
 SECTIONS = ("method", "training")
 

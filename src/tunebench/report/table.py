@@ -13,70 +13,16 @@ how it looks.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tunebench.errors import UserError
-from tunebench.families.base import Family
 from tunebench.families.labels import RowLayout, differing_settings
-from tunebench.families.registry import FAMILIES, family_of
+from tunebench.families.registry import recorded_family
 from tunebench.metrics import Metric
 from tunebench.records import RunRecord
+from tunebench.report.cells import COSTS, Cell, Column, Row
 from tunebench.report.stats import paired_bootstrap_p
-
-SIGNIFICANCE = 0.05
-
-
-@dataclass
-class Cell:
-    mean: float | None
-    std: float | None
-    n: int
-    rank: int | None = None
-    p: float | None = None
-    """Paired bootstrap p-value against the column's best row (None: the best, or no test)."""
-    seconds: list[float] = field(default_factory=list)
-    """Layouts with step times: mean training seconds of each step."""
-    share: float | None = None
-    """Trainable parameters: their share of the model's parameters."""
-
-    @property
-    def tied_with_best(self) -> bool:
-        """Not significantly worse than the best row (p >= 0.05)."""
-        return self.rank != 1 and self.p is not None and self.p >= SIGNIFICANCE
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    """A task's column (its name, plus the task settings that tell it apart from another
-    column of the same task: `sms_spam max_train_samples=1000`), or a cost's key in `costs`."""
-    header: str
-    lower_is_better: bool
-    percent: bool = False
-    metric: str = ""
-    definition: Metric | None = None
-
-
-COSTS = {
-    "train_seconds": Column("train_seconds", "train time", True),
-    "peak_host_mb": Column("peak_host_mb", "peak RAM MB", True),
-    "trainable_params": Column("trainable_params", "trainable params", True),
-    "lm_trainable_params": Column("lm_trainable_params", "LM trainable", True),
-    "checkpoint_mb": Column("checkpoint_mb", "checkpoint MB", True),
-}
-
-
-@dataclass
-class Row:
-    keys: list[str]
-    cells: dict[str, Cell]
-    """task column -> its metric's cell"""
-    costs: dict[str, Cell]
-    """cost key -> mean over the row's runs (peak RAM: max)"""
-    runs: list[RunRecord]
-    n: int
-    by_column: dict[str, list[RunRecord]] = field(default_factory=dict)
-    """task column -> the row's runs in it"""
+from tunebench.report.trust import mark_trust
 
 
 @dataclass
@@ -100,7 +46,7 @@ def build_tables(records: list[RunRecord], metric: str | None = None) -> list[Re
     _check_metric(completed, metric)
     by_layout: dict[RowLayout, list[RunRecord]] = {}
     for record in records:
-        by_layout.setdefault(_family(record).layout, []).append(record)
+        by_layout.setdefault(recorded_family(record).layout, []).append(record)
     if not by_layout:
         return [ReportTable(["Backbone", "Method"], [], [], [], False, 0, 0)]
     return [_table(layout, mine, metric) for layout, mine in by_layout.items()]
@@ -127,6 +73,7 @@ def _table(layout: RowLayout, records: list[RunRecord], requested: str | None) -
     tested = False
     for column in tasks:
         tested |= _rank_and_test(rows, column)
+        mark_trust(rows, column)
     for key in layout.costs:
         _rank([row.costs[key] for row in rows], lower=True)
     costs = [COSTS[k] for k in layout.costs if any(row.costs[k].mean is not None for row in rows)]
@@ -140,10 +87,6 @@ def _task(record: RunRecord) -> dict:
     """The task as the run recorded it ({} for a record without one)."""
     task = record.config.get("task") if isinstance(record.config, dict) else None
     return task if isinstance(task, dict) else {}
-
-
-def _family(record: RunRecord) -> Family:
-    return FAMILIES[family_of(_task(record))]
 
 
 def task_columns(records: list[RunRecord]) -> dict[str, str]:
@@ -165,7 +108,7 @@ def task_metrics(
     for r in records:
         if columns[r.run_id] in shown:
             continue
-        family = _family(r)
+        family = recorded_family(r)
         reported = r.metrics.get("test", {})
         if requested is not None and requested in reported and requested in family.metrics:
             shown[columns[r.run_id]] = family.metric(requested)

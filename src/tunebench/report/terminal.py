@@ -6,8 +6,10 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from tunebench.report.table import Cell, ReportTable
+from tunebench.report.cells import Cell
+from tunebench.report.table import ReportTable
 from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
+from tunebench.report.trust import cell_marks
 
 
 def render_terminal(table: ReportTable) -> Table:
@@ -40,5 +42,6 @@ def render_terminal(table: ReportTable) -> Table:
 def _marked(text: str, cell: Cell) -> Text:
     if cell.tied_with_best:
         text += " †"
+    text += cell_marks(cell)
     style = "bold" if cell.rank == 1 else "underline" if cell.rank == 2 else ""
     return Text(text, style=style)

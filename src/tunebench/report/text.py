@@ -3,7 +3,8 @@ step times, and the caption that says what the marks mean and what is missing.""
 
 from __future__ import annotations
 
-from tunebench.report.table import Cell, ReportTable
+from tunebench.report.cells import Cell
+from tunebench.report.table import ReportTable
 
 
 def metric_text(cell: Cell, percent: bool) -> str:
@@ -68,6 +69,16 @@ def caption_lines(table: ReportTable) -> list[str]:
         lines.append(
             "No significance tests: they need two or more rows per column whose runs stored "
             "per-example test values (runs recorded by older versions did not)."
+        )
+    cells = [row.cells[column.key] for row in table.rows for column in table.tasks]
+    if any(cell.no_better_than_trivial for cell in cells):
+        lines.append(
+            "∅ no better than trivial: not significantly better than the task's trivial baseline "
+            "(the best constant prediction, or for language-model tasks the untrained model)."
+        )
+    if any(cell.undertrained for cell in cells):
+        lines.append(
+            "↗ may be undertrained: for at least one seed the last epoch was the best one."
         )
     if table.failed:
         lines.append(f"{table.failed} run(s) failed: see runs.json.")

@@ -33,6 +33,7 @@ class CausalLMFamily(Family):
     """Base of the families that train a decoder with its language-modelling head."""
 
     model_kind = "causal_lm"
+    baseline = "zero_shot"  # `frozen` trains nothing here: the model as loaded
 
     def prepare(self, context: RunContext, backbone: Backbone) -> CausalRun:
         """The run's batches and scoring, from the data and the model as loaded (before the
