@@ -13,8 +13,8 @@ import pytest
 
 from tunebench.owners import this_process
 from tunebench.records import NewRun
-from tunebench.report.plots import pareto_front
 from tunebench.report.table import build_table
+from tunebench.report.verdict import pareto_front
 from tunebench.report.write import write_report
 from tunebench.store import ResultsStore
 
@@ -78,6 +78,9 @@ def test_markdown_and_latex_tables(tmp_path):
     markdown = (tmp_path / "study" / "report" / "report.md").read_text()
     assert "| tiny | full | **" in markdown and "<ins>" in markdown and "†" in markdown
     assert "sms accuracy ↑" in markdown and "train time ↓" in markdown
+    assert markdown.index("## Verdict\n\n- sms: full is the best (") < markdown.index("| tiny |")
+    page = (tmp_path / "study" / "report" / "report.html").read_text()
+    assert "<h2>Verdict</h2>\n<ul><li>sms: full is the best (" in page
     latex = (tmp_path / "study" / "report" / "report.tex").read_text()
     assert r"\toprule" in latex and r"\textbf{" in latex and r"\underline{" in latex
     assert r"$^\dagger$" in latex and r"$\pm$" in latex

@@ -16,6 +16,7 @@ from tunebench import interrupt
 from tunebench.errors import UserError
 from tunebench.export import commands as export_commands
 from tunebench.quiet import quiet_libraries
+from tunebench.report import commands as report_commands
 
 app = typer.Typer(
     add_completion=False,
@@ -23,18 +24,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Compare fine-tuning methods: quality and cost side by side.",
 )
-# Piped output (make demo | tee, CI logs) gets a wide table instead of rich's 80-column default.
-console = Console() if sys.stdout.isatty() else Console(width=160)
+console = report_commands.console
 errors = Console(stderr=True)
 INTERRUPTED = 130
 INTERRUPTED_MESSAGE = "interrupted: completed runs are kept; the same command resumes the rest"
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
 
 
 class Listing(StrEnum):
@@ -84,69 +77,16 @@ def run(
         f"{summary.total} runs: {summary.completed} completed now, {summary.skipped} already "
         f"done{elsewhere}, {summary.failed} failed. Results: {folder / 'results.sqlite'}"
     )
-    results(folder, Format.table, None)
+    report_commands.results(folder)
     if summary.failed:
         raise typer.Exit(1)
 
 
 app.command("export")(export_commands.export)
 app.command("predict")(export_commands.predict)
-
-
-@app.command()
-def results(
-    study_dir: Annotated[Path, typer.Argument(help="A study folder holding results.sqlite.")],
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-    metric: Annotated[
-        str | None,
-        typer.Option(
-            help="Test metric shown in the table (default, per task, its family's: accuracy; "
-            "entity_f1 for token classification; perplexity for generation; reward_accuracy for "
-            "preference; tabular: accuracy or MSE, as in seed 000)."
-        ),
-    ] = None,
-) -> None:
-    """Show a study's results: a comparison table (terminal or Markdown), or JSON / CSV per run."""
-    from tunebench.report import exports
-    from tunebench.store import ResultsStore
-
-    database = study_dir / "results.sqlite"
-    if not database.is_file():
-        raise UserError(f"{study_dir}: no results.sqlite here; run a study into it first")
-    with ResultsStore(database) as store:
-        records = store.runs()
-    if format is Format.json:
-        exports.write_json(records, sys.stdout)
-    elif format is Format.csv:
-        exports.write_csv(records, sys.stdout)
-    else:
-        from tunebench.report.markdown import render_markdown
-        from tunebench.report.table import build_tables
-        from tunebench.report.terminal import render_terminal
-
-        for table in build_tables(records, metric):
-            if format is Format.markdown:
-                sys.stdout.write(render_markdown(table) + "\n")
-            else:
-                console.print(render_terminal(table))
-
-
-@app.command()
-def report(
-    study_dir: Annotated[Path, typer.Argument(help="A study folder holding results.sqlite.")],
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Default: <study_dir>/report.")
-    ] = None,
-    metric: Annotated[
-        str | None, typer.Option(help="Test metric of the tables (default: each task's own).")
-    ] = None,
-) -> None:
-    """Write the study's report: Markdown and LaTeX tables, an HTML page with plots, and every
-    run as CSV, Parquet and JSON."""
-    from tunebench.report.write import write_report
-
-    for path in write_report(study_dir, output, metric):
-        console.print(f"wrote {path}")
+app.command("results")(report_commands.results)
+app.command("report")(report_commands.report)
+app.command("recommend")(report_commands.recommend)
 
 
 @app.command("list")

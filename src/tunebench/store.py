@@ -267,3 +267,12 @@ class ResultsStore:
             params = (status,)
         rows = self._conn.execute(query + " ORDER BY started_at, run_id", params)
         return [record_from_row(row) for row in rows]
+
+
+def stored_runs(study_dir: Path) -> list[RunRecord]:
+    """Every run recorded in a study folder (UserError when it holds no results store)."""
+    database = study_dir / "results.sqlite"
+    if not database.is_file():
+        raise UserError(f"{study_dir}: no results.sqlite here; run a study into it first")
+    with ResultsStore(database) as store:
+        return store.runs()

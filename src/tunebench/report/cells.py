@@ -66,3 +66,21 @@ class Row:
     n: int
     by_column: dict[str, list[RunRecord]] = field(default_factory=dict)
     """task column -> the row's runs in it"""
+
+    def examples(self, task: str) -> list[dict[str, list]]:
+        """Per-example test values of the row's runs in a task column (those that stored them)."""
+        return [
+            r.metrics["test_examples"] for r in self.by_column[task] if "test_examples" in r.metrics
+        ]
+
+    def same_test_set(self, other: Row, task: str) -> bool:
+        """Runs are paired only if they were scored on the same examples: same task settings
+        and the same data."""
+
+        def identity(row: Row) -> set[str]:
+            return {
+                repr((r.config.get("task"), r.provenance.get("data_sha256")))
+                for r in row.by_column[task]
+            }
+
+        return len(identity(self) | identity(other)) == 1

@@ -32,7 +32,10 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }
 """
 
 
-def render_html(name: str, tables: list[ReportTable], records: list[RunRecord]) -> str:
+def render_html(
+    name: str, tables: list[ReportTable], records: list[RunRecord], advice: list[str]
+) -> str:
+    """The report page; `advice` is the verdict's sentence per task (advice.py)."""
     figures = []
     for table in tables:
         for column in table.tasks:
@@ -53,6 +56,8 @@ def render_html(name: str, tables: list[ReportTable], records: list[RunRecord]) 
 </head><body>
 <h1>{html.escape(name)}</h1>
 <p>{len(records)} runs: {html.escape(summary)}.</p>
+<h2>Verdict</h2>
+<ul>{"".join(f"<li>{html.escape(line)}</li>" for line in advice)}</ul>
 <h2>Comparison</h2>
 {"".join(_table(table) for table in tables)}
 <h2>Figures</h2>

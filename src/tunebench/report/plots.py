@@ -8,14 +8,12 @@
 
 from __future__ import annotations
 
-import math
-
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from scipy import stats
 
 from tunebench.report.cells import Column, Row
 from tunebench.report.table import ReportTable
+from tunebench.report.verdict import ci95, pareto_front
 
 LABELLED_POINTS = 12
 """Up to this many rows, cost plots write each row's label beside its point."""
@@ -28,24 +26,6 @@ COSTS = (
 
 def label(row: Row) -> str:
     return " / ".join(row.keys)
-
-
-def pareto_front(points: list[tuple[float, float]], lower_y: bool) -> list[int]:
-    """Indices of the points no other point beats on both: lower x (a cost) and better y;
-    in order of x."""
-
-    def cheapest_then_best(i: int) -> tuple[float, float]:
-        x, y = points[i]
-        return x, y if lower_y else -y
-
-    order = sorted(range(len(points)), key=cheapest_then_best)
-    front, best = [], None
-    for i in order:
-        y = points[i][1]
-        if best is None or (y < best if lower_y else y > best):
-            front.append(i)
-            best = y
-    return front
 
 
 def cost_figure(table: ReportTable, column: Column) -> go.Figure:
@@ -105,14 +85,7 @@ def interval_figure(table: ReportTable, column: Column) -> go.Figure:
     """Mean per row with a 95% t-interval over its seeds (none with one seed)."""
     scale = 100 if column.percent else 1
     rows = [r for r in table.rows if r.cells[column.key].mean is not None]
-    half_widths = []
-    for row in rows:
-        cell = row.cells[column.key]
-        if cell.std is None or cell.n < 2:
-            half_widths.append(0.0)
-        else:
-            t = stats.t.ppf(0.975, cell.n - 1)
-            half_widths.append(t * cell.std / math.sqrt(cell.n) * scale)
+    half_widths = [(ci95(row.cells[column.key]) or 0.0) * scale for row in rows]
     figure = go.Figure(
         go.Bar(
             x=[label(r) for r in rows],

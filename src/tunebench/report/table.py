@@ -178,32 +178,13 @@ def _rank_and_test(rows: list[Row], column: Column) -> bool:
     best = [row for row in rows if row.cells[column.key].rank == 1]
     if not best:
         return False
-    best_examples = _examples(best[0], column.key)
+    best_examples = best[0].examples(column.key)
     tested = False
     for row in rows:
         cell = row.cells[column.key]
         if cell.rank == 1 or cell.mean is None:
             continue
-        if _same_test_set(best[0], row, column.key):
-            cell.p = paired_bootstrap_p(
-                column.definition, best_examples, _examples(row, column.key)
-            )
+        if best[0].same_test_set(row, column.key):
+            cell.p = paired_bootstrap_p(column.definition, best_examples, row.examples(column.key))
             tested |= cell.p is not None
     return tested
-
-
-def _examples(row: Row, task: str) -> list[dict]:
-    return [r.metrics["test_examples"] for r in row.by_column[task] if "test_examples" in r.metrics]
-
-
-def _same_test_set(a: Row, b: Row, task: str) -> bool:
-    """Runs are paired only if they were scored on the same examples: same task settings and
-    the same data."""
-
-    def identity(row: Row) -> set[str]:
-        return {
-            repr((r.config.get("task"), r.provenance.get("data_sha256")))
-            for r in row.by_column[task]
-        }
-
-    return len(identity(a) | identity(b)) == 1

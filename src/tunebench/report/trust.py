@@ -40,8 +40,7 @@ def mark_trust(rows: list[Row], column: Column) -> None:
         if baseline is None:
             continue
         cell.trivial = _score(column.definition, baseline)
-        examples = [r.metrics["test_examples"] for r in runs if "test_examples" in r.metrics]
-        p = paired_bootstrap_p(column.definition, examples, baseline)
+        p = paired_bootstrap_p(column.definition, row.examples(column.key), baseline)
         not_better = not column.definition.better(cell.mean, cell.trivial)
         cell.no_better_than_trivial = not_better or (p is not None and p >= SIGNIFICANCE)
 

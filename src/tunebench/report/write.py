@@ -6,12 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunebench.errors import UserError
+from tunebench.report.advice import advice
+from tunebench.report.budget import NO_BUDGET
 from tunebench.report.exports import write_csv, write_json, write_parquet
 from tunebench.report.html import render_html
 from tunebench.report.latex import render_latex
-from tunebench.report.markdown import render_markdown
+from tunebench.report.markdown import escape, render_markdown
 from tunebench.report.table import build_tables
-from tunebench.store import ResultsStore
+from tunebench.report.verdict import verdicts
+from tunebench.store import stored_runs
 
 
 def write_report(
@@ -19,21 +22,21 @@ def write_report(
 ) -> list[Path]:
     """Write report.md, report.tex, report.html and runs.csv / .parquet / .json for the study
     in `study_dir` into `output` (default: `study_dir/report`); return the paths written."""
-    database = study_dir / "results.sqlite"
-    if not database.is_file():
-        raise UserError(f"{study_dir}: no results.sqlite here; run a study into it first")
-    with ResultsStore(database) as store:
-        records = store.runs()
+    records = stored_runs(study_dir)
     if not records:
-        raise UserError(f"{database}: no runs recorded yet")
+        raise UserError(f"{study_dir / 'results.sqlite'}: no runs recorded yet")
     folder = output or study_dir / "report"
     folder.mkdir(parents=True, exist_ok=True)
     tables = build_tables(records, metric)
     name = records[0].study
+    sentences = [advice(v, NO_BUDGET) for table in tables for v in verdicts(table, NO_BUDGET)]
+    verdict = "## Verdict\n\n" + "".join(f"- {escape(s)}\n" for s in sentences)
+    verdict += "\n(`tunebench recommend` adds budgets and each task's costs and Pareto fronts.)\n"
     written = {
-        "report.md": f"# {name}\n\n" + "\n".join(render_markdown(t) for t in tables),
+        "report.md": f"# {name}\n\n{verdict}\n## Comparison\n\n"
+        + "\n".join(render_markdown(t) for t in tables),
         "report.tex": "\n".join(render_latex(t) for t in tables),
-        "report.html": render_html(name, tables, records),
+        "report.html": render_html(name, tables, records, sentences),
     }
     paths = []
     for filename, text in written.items():

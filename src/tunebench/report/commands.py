@@ -1,0 +1,111 @@
+"""The `results`, `report` and `recommend` subcommands (registered on the app in cli.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tunebench.errors import UserError
+from tunebench.store import stored_runs
+
+# Piped output (make demo | tee, CI logs) gets a wide table instead of rich's 80-column default.
+console = Console() if sys.stdout.isatty() else Console(width=160)
+StudyDir = Annotated[Path, typer.Argument(help="A study folder holding results.sqlite.")]
+METRIC_HELP = (
+    "Test metric shown (default, per task, its family's: accuracy; entity_f1 for token "
+    "classification; perplexity for generation; reward_accuracy for preference; tabular: "
+    "accuracy or MSE, as in seed 000)."
+)
+Metric = Annotated[str | None, typer.Option(help=METRIC_HELP)]
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def results(
+    study_dir: StudyDir,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    metric: Metric = None,
+) -> None:
+    """Show a study's results: a comparison table (terminal or Markdown), or JSON / CSV per run."""
+    from tunebench.report import exports
+
+    records = stored_runs(study_dir)
+    if format is Format.json:
+        exports.write_json(records, sys.stdout)
+    elif format is Format.csv:
+        exports.write_csv(records, sys.stdout)
+    else:
+        from tunebench.report.markdown import render_markdown
+        from tunebench.report.table import build_tables
+        from tunebench.report.terminal import render_terminal
+
+        for table in build_tables(records, metric):
+            if format is Format.markdown:
+                sys.stdout.write(render_markdown(table) + "\n")
+            else:
+                console.print(render_terminal(table))
+
+
+def report(
+    study_dir: StudyDir,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Default: <study_dir>/report.")
+    ] = None,
+    metric: Metric = None,
+) -> None:
+    """Write the study's report: Markdown and LaTeX tables, an HTML page with plots, and every
+    run as CSV, Parquet and JSON."""
+    from tunebench.report.write import write_report
+
+    for path in write_report(study_dir, output, metric):
+        console.print(f"wrote {path}")
+
+
+def recommend(
+    study_dir: StudyDir,
+    max_memory: Annotated[
+        str | None, typer.Option(help="Largest peak RAM a run may need: 1700MB, 2GB.")
+    ] = None,
+    max_train_time: Annotated[
+        str | None, typer.Option(help="Longest training time: 90s, 30min, 1.5h.")
+    ] = None,
+    max_trainable_params: Annotated[
+        str | None, typer.Option(help="Most trainable parameters: 500K, 1M.")
+    ] = None,
+    max_checkpoint_size: Annotated[
+        str | None, typer.Option(help="Largest checkpoint: 5MB, 1GB.")
+    ] = None,
+    metric: Metric = None,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Per task, the best method within a budget, the methods tied with it, the Pareto front of
+    quality against each cost and one sentence of advice. See docs/results-format.md."""
+    from tunebench.report import verdict_table
+    from tunebench.report.budget import parse_budget
+    from tunebench.report.table import build_tables
+    from tunebench.report.verdict import verdicts
+
+    budget = parse_budget(max_memory, max_train_time, max_trainable_params, max_checkpoint_size)
+    if format is Format.csv:
+        raise UserError("--format: recommend prints table, markdown or json")
+    found = [
+        v for table in build_tables(stored_runs(study_dir), metric) for v in verdicts(table, budget)
+    ]
+    if format is Format.json:
+        json.dump(verdict_table.to_json(found, budget), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    elif format is Format.markdown:
+        sys.stdout.write(verdict_table.render_markdown(found, budget))
+    else:
+        console.print(verdict_table.render_terminal(found, budget))

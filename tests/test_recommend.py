@@ -1,0 +1,108 @@
+"""`tunebench recommend`: the best method within a budget, the ones tied with it, the Pareto
+fronts and one sentence of advice, from recorded runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_runs import classifier_run, store_runs
+from test_cli import cli
+
+from tunebench.errors import UserError
+from tunebench.report.advice import advice
+from tunebench.report.budget import NO_BUDGET, Budget, parse_budget
+from tunebench.report.table import build_table
+from tunebench.report.verdict import ci95, verdicts
+
+COSTS = {  # method -> (accuracy, train seconds, peak MB, trainable params, checkpoint MB)
+    "full": (0.97, 100.0, 2000.0, 22e6, 86.0),
+    "lora": (0.96, 60.0, 1800.0, 7e4, 0.3),
+    "frozen": (0.90, 20.0, 1100.0, 770.0, 0.01),
+    "bitfit": (0.80, 50.0, 1600.0, 2e4, 0.1),
+}
+
+
+def _records():
+    records = []
+    for method, (accuracy, seconds, peak, params, checkpoint) in COSTS.items():
+        costs = {
+            "train_seconds": seconds,
+            "peak_host_mb": peak,
+            "trainable_params": params,
+            "checkpoint_mb": checkpoint,
+        }
+        records += [classifier_run(method, s, accuracy, costs) for s in range(3)]
+    for r in records:  # bitfit predicts the majority class: no better than trivial
+        if r.method == "bitfit":
+            r.metrics["test_examples"]["prediction"] = [0] * 100
+    return records
+
+
+def _verdict(budget: Budget = NO_BUDGET):
+    return verdicts(build_table(_records()), budget)[0]
+
+
+def test_budgets_read_sizes_durations_and_counts():
+    budget = parse_budget("1.5GB", "30min", "1M", "512KB")
+    assert budget == Budget(1536.0, 1800.0, 1e6, 0.5)
+    assert parse_budget("1700", "90", "2e5", None).limits() == {
+        "peak_host_mb": 1700.0,
+        "train_seconds": 90.0,
+        "trainable_params": 2e5,
+    }
+    with pytest.raises(UserError, match="--max-memory: cannot read '12 parsecs'"):
+        parse_budget("12 parsecs", None, None, None)
+    assert Budget(peak_host_mb=1700).over({"peak_host_mb": 1971.0}) == (
+        "peak RAM 1,971 MB > 1,700 MB"
+    )
+
+
+def test_the_best_row_its_ties_and_the_fronts_without_a_budget():
+    verdict = _verdict()
+    assert verdict.best.label == "full"
+    assert [c.label for c in verdict.tied] == ["lora"]  # 1 point on 100 examples: noise
+    assert [c.label for c in verdict.trivial] == ["bitfit"]
+    assert [c.label for c in verdict.pareto["checkpoint_mb"]] == ["frozen", "lora", "full"]
+    assert all(c.label != "bitfit" for front in verdict.pareto.values() for c in front)
+    frozen = next(c for c in verdict.choices if c.label == "frozen")
+    assert frozen.p < 0.05 and frozen.run_ids == [r.run_id for r in frozen.row.runs]
+    text = advice(verdict, NO_BUDGET)
+    assert text.startswith("sms_spam: full is the best (")
+    assert "lora is within the noise of it at 0.3% of its checkpoint size and 10% less memory" in (
+        text
+    )
+    assert "frozen is " in text and "5.0× faster" in text
+    assert "bitfit is no better than the trivial baseline (80.00%)" in text
+
+
+def test_a_budget_rules_rows_out_and_says_what_it_cost():
+    verdict = _verdict(Budget(peak_host_mb=1700))
+    assert verdict.best.label == "frozen"
+    assert verdict.best.costs["peak_host_mb"] <= 1700
+    text = advice(verdict, Budget(peak_host_mb=1700))
+    assert "frozen is the best within the budget" in text
+    assert "full scores" in text and "over the budget (peak RAM 2,000 MB > 1,700 MB)" in text
+    nothing = _verdict(Budget(peak_host_mb=100))
+    assert nothing.best is None
+    assert "no method is both within the budget" in advice(nothing, Budget(peak_host_mb=100))
+
+
+def test_the_interval_is_students_t_over_seeds():
+    cell = _verdict().best.cell
+    assert ci95(cell) == pytest.approx(4.302653 * cell.std / 3**0.5, rel=1e-5)
+
+
+def test_the_command_prints_json_markdown_and_refuses_a_bad_budget(tmp_path):
+    store_runs(tmp_path / "study", _records())
+    shown = cli("recommend", str(tmp_path / "study"), "--max-memory", "1700MB", "-f", "json")
+    assert shown.returncode == 0, shown.stderr
+    (task,) = json.loads(shown.stdout)
+    assert task["best"]["label"] == "frozen" and len(task["best"]["run_ids"]) == 3
+    assert task["best"]["costs"]["peak_host_mb"] <= 1700
+    assert task["pareto"]["peak_host_mb"][0] == "frozen"
+    assert task["no_better_than_trivial"] == ["bitfit"]
+    markdown = cli("recommend", str(tmp_path / "study"), "-f", "markdown")
+    assert "| full | " in markdown.stdout and "### sms_spam" in markdown.stdout
+    bad = cli("recommend", str(tmp_path / "study"), "--max-train-time", "soon")
+    assert bad.returncode == 2 and "--max-train-time: cannot read 'soon'" in bad.stderr
