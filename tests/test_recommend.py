@@ -32,7 +32,7 @@ def _records():
             "trainable_params": params,
             "checkpoint_mb": checkpoint,
         }
-        records += [classifier_run(method, s, accuracy, costs) for s in range(3)]
+        records += [classifier_run(method, s, accuracy - 0.01 * s, costs) for s in range(3)]
     for r in records:  # bitfit predicts the majority class: no better than trivial
         if r.method == "bitfit":
             r.metrics["test_examples"]["prediction"] = [0] * 100
@@ -106,3 +106,16 @@ def test_the_command_prints_json_markdown_and_refuses_a_bad_budget(tmp_path):
     assert "| full | " in markdown.stdout and "### sms_spam" in markdown.stdout
     bad = cli("recommend", str(tmp_path / "study"), "--max-train-time", "soon")
     assert bad.returncode == 2 and "--max-train-time: cannot read 'soon'" in bad.stderr
+
+
+def test_figures_fit_their_axis_and_label_only_the_trusted_front():
+    from tunebench.report.plots import cost_figure, interval_figure
+
+    table = build_table(_records())
+    column = table.tasks[0]
+    dots = interval_figure(table, column)
+    low, high = dots.layout.yaxis.range
+    assert 60 < low < 78 and 98 < high < 102  # fitted to the intervals, not from zero
+    assert dots.data[0].type == "scatter" and dots.data[0].error_y.array[0] > 0
+    front = cost_figure(table, column).data[1]  # train time: the front's trace
+    assert list(front.text) == ["frozen", "lora", "full"]  # bitfit (trivial) left out
