@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 
-def cli(*args, cwd=None):
+def cli(*args, cwd=None, env=None):
     """The real command in a subprocess; Hub lookups fail at once instead of trying the network."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "tunebench.cli", *args],
         capture_output=True,

@@ -15,6 +15,8 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own
 from tunebench import interrupt
 from tunebench.errors import UserError
 from tunebench.export import commands as export_commands
+from tunebench.options import Output, StudyFile, Threads, console
+from tunebench.plan import commands as plan_commands
 from tunebench.quiet import quiet_libraries
 from tunebench.report import commands as report_commands
 
@@ -24,7 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Compare fine-tuning methods: quality and cost side by side.",
 )
-console = report_commands.console
 errors = Console(stderr=True)
 INTERRUPTED = 130
 INTERRUPTED_MESSAGE = "interrupted: completed runs are kept; the same command resumes the rest"
@@ -39,13 +40,9 @@ class Listing(StrEnum):
 
 @app.command()
 def run(
-    study_file: Annotated[Path, typer.Argument(help="A study YAML file (see examples/).")],
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Default: runs/<study name>.")
-    ] = None,
-    threads: Annotated[
-        int | None, typer.Option(min=1, help="torch CPU threads (default: all cores).")
-    ] = None,
+    study_file: StudyFile,
+    output: Output = None,
+    threads: Threads = None,
     executor: Annotated[
         str | None,
         typer.Option(help="local, parallel or slurm: overrides the study's `executor`."),
@@ -71,6 +68,7 @@ def run(
         import torch
 
         torch.set_num_threads(threads)
+    console.print(plan_commands.run_plan(study, folder, runs, threads))
     summary = run_study(study, folder, console, study_file, runs)
     elsewhere = f", {summary.elsewhere} by another process" if summary.elsewhere else ""
     console.print(
@@ -87,6 +85,7 @@ app.command("predict")(export_commands.predict)
 app.command("results")(report_commands.results)
 app.command("report")(report_commands.report)
 app.command("recommend")(report_commands.recommend)
+app.command("plan")(plan_commands.plan)
 
 
 @app.command("list")

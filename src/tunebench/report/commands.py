@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from tunebench.errors import UserError
+from tunebench.options import Format, FormatOption, Metric, StudyDir, console
 from tunebench.store import stored_runs
-
-# Piped output (make demo | tee, CI logs) gets a wide table instead of rich's 80-column default.
-console = Console() if sys.stdout.isatty() else Console(width=160)
-StudyDir = Annotated[Path, typer.Argument(help="A study folder holding results.sqlite.")]
-METRIC_HELP = (
-    "Test metric shown (default, per task, its family's: accuracy; entity_f1 for token "
-    "classification; perplexity for generation; reward_accuracy for preference; tabular: "
-    "accuracy or MSE, as in seed 000)."
-)
-Metric = Annotated[str | None, typer.Option(help=METRIC_HELP)]
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
 
 
 def results(
     study_dir: StudyDir,
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    format: FormatOption = Format.table,
     metric: Metric = None,
 ) -> None:
     """Show a study's results: a comparison table (terminal or Markdown), or JSON / CSV per run."""
@@ -87,7 +69,7 @@ def recommend(
         str | None, typer.Option(help="Largest checkpoint: 5MB, 1GB.")
     ] = None,
     metric: Metric = None,
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    format: FormatOption = Format.table,
 ) -> None:
     """Per task, the best method within a budget, the methods tied with it, the Pareto front of
     quality against each cost and one sentence of advice. See docs/results-format.md."""

@@ -1,0 +1,1 @@
+"""`tunebench plan`: what a study will cost, predicted before anything trains."""

@@ -1,0 +1,141 @@
+"""Each run's predicted costs, under the results store's names, and where they come from.
+
+In order of trust:
+- `done`: the run is completed in the study's store; its recorded costs are shown and it costs
+  nothing more.
+- `measured`: runs of the same config with other seeds are in the store: their mean.
+- `probe`: the run's probe (probe.py) scaled to the run's own data and settings — training:
+  the run's optimiser steps (its training rows over the batch size and gradient accumulation,
+  times its epochs) at the probe's warm step time, plus the probe's first-epoch excess (once,
+  or per first-epoch step for a run that caches its frozen prefix); evaluation: the run's
+  validation rows times its validation passes, plus its test rows, at the probe's test
+  seconds per row; peak memory, trainable parameters and checkpoint size: the probe's own (the
+  same model, batch and length).
+- `fails`: the probe failed the way the run will (`unsupported: ...`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunebench.families.registry import family_for
+from tunebench.plan.probe import PROBE_BATCHES, Probe, probe_key, probes
+from tunebench.records import RunRecord
+from tunebench.store import stored_runs
+from tunebench.study.spec import RunSpec
+from tunebench.training.config import TrainingConfig
+
+COSTS = (
+    "train_seconds",
+    "eval_seconds",
+    "wall_seconds",
+    "peak_host_mb",
+    "peak_gpu_mb",
+    "trainable_params",
+    "checkpoint_mb",
+)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    spec: RunSpec
+    source: str
+    """done, measured, probe, fails: <reason>, or unknown (no probe was run)."""
+    costs: dict[str, float | None]
+    probe_seconds: float = 0.0
+
+    @property
+    def pending(self) -> bool:
+        """Whether the run is still to run (and counts in the study's total)."""
+        return self.source != "done"
+
+
+def predict(
+    specs: list[RunSpec], folder: Path | None, threads: int, run_probes: bool = True
+) -> list[Prediction]:
+    """Every run's prediction; probes run for the runs the store cannot answer for."""
+    records = _completed(folder)
+    by_id = {r.run_id: r for r in records}
+    by_config: dict[str, list[RunRecord]] = {}
+    for record in records:
+        by_config.setdefault(_without_seed(record.config), []).append(record)
+    unanswered = [
+        s for s in specs if s.run_id not in by_id and _without_seed(s.flat()) not in by_config
+    ]
+    found = probes(unanswered, threads, run_probes)
+    predictions = []
+    for spec in specs:
+        if spec.run_id in by_id:
+            predictions.append(Prediction(spec, "done", _costs([by_id[spec.run_id]])))
+        elif (same := by_config.get(_without_seed(spec.flat()))) is not None:
+            predictions.append(Prediction(spec, "measured", _costs(same)))
+        elif (probe := found.get(probe_key(spec, threads))) is not None:
+            predictions.append(_from_probe(spec, probe))
+        else:
+            predictions.append(Prediction(spec, "unknown", dict.fromkeys(COSTS)))
+    return predictions
+
+
+def _completed(folder: Path | None) -> list[RunRecord]:
+    if folder is None or not (folder / "results.sqlite").is_file():
+        return []
+    return [r for r in stored_runs(folder) if r.status == "completed"]
+
+
+def _without_seed(config: dict) -> str:
+    return json.dumps({k: v for k, v in config.items() if k != "seed"}, sort_keys=True)
+
+
+def _costs(records: list[RunRecord]) -> dict[str, float | None]:
+    """Mean of each cost over the records (peak memory: the largest)."""
+    costs = {}
+    for key in COSTS:
+        values = [r.costs[key] for r in records if r.costs.get(key) is not None]
+        if not values:
+            costs[key] = None
+        else:
+            costs[key] = max(values) if key.startswith("peak") else sum(values) / len(values)
+    return costs
+
+
+def _from_probe(spec: RunSpec, probe: Probe) -> Prediction:
+    if probe.status != "completed":
+        return Prediction(spec, f"fails: {probe.status}", dict.fromkeys(COSTS), probe.probe_seconds)
+    training = spec.training or TrainingConfig()
+    data = family_for(spec.task).load(spec.task)
+    train = _train_seconds(probe, training, len(data.train.ids))
+    passes = sum(
+        e == training.epochs - 1 or (e + 1) % training.validate_every_epochs == 0
+        for e in range(training.epochs)
+    )
+    # the test pass comes last, with every kernel warm: its rate stands for validation too
+    rows = len(data.validation.ids) * passes + len(data.test.ids)
+    evaluation = probe.test_seconds_per_row * rows
+    costs = {
+        "train_seconds": train,
+        "eval_seconds": evaluation,
+        "wall_seconds": probe.setup_seconds + train + evaluation,
+        "peak_host_mb": probe.peak_host_mb,
+        "peak_gpu_mb": probe.peak_gpu_mb,
+        "trainable_params": probe.trainable_params,
+        "checkpoint_mb": probe.checkpoint_mb,
+    }
+    return Prediction(spec, "probe", costs, probe.probe_seconds)
+
+
+def _train_seconds(probe: Probe, training: TrainingConfig, rows: int) -> float:
+    """The run's training time from the probe's two epochs of timed steps: every step at the
+    warm (second-epoch) rate, plus the first epoch's excess — once (new shapes, PROBE_BATCHES
+    - 1 timed steps of it), or on every first-epoch step for a run that builds a prefix cache."""
+    if not probe.step_seconds:  # a family that trains outside timed steps: rows and epochs
+        return probe.train_seconds * rows * training.epochs / max(probe.train_rows * 2, 1)
+    batches = math.ceil(rows / training.batch_size)
+    per_epoch = math.ceil(batches / training.gradient_accumulation_steps)
+    first, warm = probe.step_seconds[0], probe.step_seconds[-1]
+    excess = max(first - warm, 0.0)
+    if probe.caches_prefix:
+        return per_epoch * first + per_epoch * (training.epochs - 1) * warm
+    return per_epoch * training.epochs * warm + excess * (PROBE_BATCHES - 1)

@@ -1,0 +1,189 @@
+"""The probe: a run cut short and measured, so that `tunebench plan` can predict the whole run.
+
+A probe is the run itself — same backbone, method, family, batch size, length and threads,
+through the same run path (`run_path.execute`) — on PROBE_BATCHES training batches per epoch
+for two epochs and PROBE_ROWS validation and test rows, logging every optimiser step so that
+each step is timed. It records the mean step time of each epoch (the first step of an epoch
+is left out: the gap across an epoch boundary holds the validation pass). The first epoch is
+slower twice over: every new batch shape pays once for kernel selection and allocation (a
+one-off cost: the second epoch repeats the shapes), and a run that caches its frozen prefix
+builds the cache (a per-epoch cost: later epochs skip those blocks). It also records the
+validation and test seconds per row, what loading and setting up cost, the peak memory, the
+trainable parameters and the checkpoint size.
+
+Probes run in one child process, in the study's order, as a study's own runs share one process
+(memory a run leaves behind counts in the next run's peak, in the study and in its probe
+alike). Results are cached per machine and thread count in the tunebench cache
+(`probes/<machine>.json`), keyed by the probe's own config, so a second plan costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tunebench.assets import cache_dir
+from tunebench.families.registry import family_for
+from tunebench.study.spec import RunSpec
+from tunebench.training.config import TrainingConfig
+
+PROBE_BATCHES = 5
+"""Training batches per probe epoch: four timed steps after the first."""
+PROBE_ROWS = 32
+"""Validation and test rows a probe scores (each)."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    status: str
+    """`completed`, or the probe run's failure (`unsupported: ...`): the run will fail too."""
+    step_seconds: tuple[float, ...] = ()
+    """Mean seconds of an optimiser step in each probe epoch (one or two); empty when the
+    family trains outside the loop's steps (tabular pipelines)."""
+    train_seconds: float = 0.0
+    train_rows: int = 0
+    """The probe's training time and rows, for families without timed steps."""
+    caches_prefix: bool = False
+    """Whether the run caches its frozen prefix's outputs in the first epoch (later epochs
+    skip those blocks: `frozen_prefix_blocks` > 0), so that its first epoch costs more."""
+    validation_seconds_per_row: float = 0.0
+    test_seconds_per_row: float = 0.0
+    setup_seconds: float = 0.0
+    """Wall time outside training and evaluation: loading the model and data, applying the
+    method, writing the checkpoint."""
+    peak_host_mb: float = 0.0
+    peak_gpu_mb: float | None = None
+    trainable_params: int = 0
+    checkpoint_mb: float = 0.0
+    probe_seconds: float = 0.0
+    """What the probe itself cost (wall)."""
+
+
+def probe_spec(spec: RunSpec) -> RunSpec:
+    """The run cut short: PROBE_BATCHES batches per epoch, at most two epochs, PROBE_ROWS
+    evaluation rows, every step logged."""
+    training = spec.training or TrainingConfig()
+    rows = PROBE_BATCHES * training.batch_size * training.gradient_accumulation_steps
+    task = spec.task.model_copy(
+        update={
+            "max_train_samples": min(rows, spec.task.max_train_samples or rows),
+            "max_eval_samples": min(PROBE_ROWS, spec.task.max_eval_samples or PROBE_ROWS),
+        }
+    )
+    short = training.model_copy(update={"epochs": 2, "log_every": 1})
+    return spec.model_copy(update={"task": task, "training": short, "seed": 0})
+
+
+def probe_key(spec: RunSpec, threads: int) -> str:
+    """What a probe's result depends on: its config and the thread count."""
+    config = json.dumps(probe_spec(spec).flat(), sort_keys=True, default=str)
+    return hashlib.sha256(f"{config}|threads={threads}".encode()).hexdigest()[:16]
+
+
+def probes(specs: list[RunSpec], threads: int, run_new: bool = True) -> dict[str, Probe]:
+    """probe_key -> Probe for every spec: cached ones read, the others (when `run_new`) run in
+    one child process and cached."""
+    path = _cache_file()
+    cached = json.loads(path.read_text()) if path.is_file() else {}
+    keys = {probe_key(spec, threads): spec for spec in specs}
+    missing = [spec for key, spec in keys.items() if key not in cached]
+    if missing and run_new:
+        context = multiprocessing.get_context("spawn")  # a fresh process: no leftover memory
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            measured = pool.submit(_probe_all, [s.flat() for s in missing], threads).result()
+        cached.update(zip((probe_key(s, threads) for s in missing), measured, strict=True))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".tmp").write_text(json.dumps(cached, indent=1))
+        path.with_suffix(".tmp").rename(path)
+    return {key: _probe(cached[key]) for key in keys if key in cached}
+
+
+def _probe(stored: dict[str, Any]) -> Probe:
+    return Probe(**{**stored, "step_seconds": tuple(stored.get("step_seconds", ()))})
+
+
+def _cache_file() -> Path:
+    """One file per machine: its processor, core count and torch build."""
+    import torch
+
+    machine = f"{platform.machine()}|{_cpu_model()}|{os.cpu_count()}|{torch.__version__}"
+    if torch.cuda.is_available():
+        machine += f"|{torch.cuda.get_device_name()}"
+    return cache_dir() / "probes" / f"{hashlib.sha256(machine.encode()).hexdigest()[:12]}.json"
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def _probe_all(configs: list[dict[str, Any]], threads: int) -> list[dict[str, Any]]:
+    """In the child: run each probe in order; a probe that fails records why."""
+    import torch
+
+    from tunebench.quiet import quiet_libraries
+
+    torch.set_num_threads(threads)
+    quiet_libraries()
+    return [asdict(_measure(probe_spec(RunSpec.from_flat(config)))) for config in configs]
+
+
+def _measure(spec: RunSpec) -> Probe:
+    from tunebench.study.run_path import execute
+    from tunebench.training.loop import RunFailed
+
+    stamps: list[float] = []
+    started = time.perf_counter()
+    try:
+        outcome = execute(spec, on_step=lambda *_: stamps.append(time.perf_counter()))
+    except RunFailed as failure:
+        return Probe(str(failure), probe_seconds=time.perf_counter() - started)
+    except Exception as error:  # noqa: BLE001 - the plan reports it; the run would fail too
+        return Probe(f"error: {type(error).__name__}: {error}", probe_seconds=0.0)
+    data = family_for(spec.task).load(spec.task)
+    costs = outcome.costs
+    validation = sum(h.get("validation_seconds", 0.0) for h in outcome.history)
+    validated = sum("validation_seconds" in h for h in outcome.history)
+    per_epoch = -(-costs["steps"] // spec.training.epochs) if costs["steps"] else 0
+    steps = _epoch_means(stamps, per_epoch)
+    return Probe(
+        "completed",
+        step_seconds=steps,
+        train_seconds=costs["train_seconds"],
+        train_rows=len(data.train.ids),
+        caches_prefix=bool(costs.get("frozen_prefix_blocks")),
+        validation_seconds_per_row=validation / max(validated * len(data.validation.ids), 1),
+        test_seconds_per_row=(costs["eval_seconds"] - validation) / max(len(data.test.ids), 1),
+        setup_seconds=costs["wall_seconds"] - costs["train_seconds"] - costs["eval_seconds"],
+        peak_host_mb=costs["peak_host_mb"],
+        peak_gpu_mb=costs["peak_gpu_mb"],
+        trainable_params=costs["trainable_params"],
+        checkpoint_mb=costs["checkpoint_mb"],
+        probe_seconds=time.perf_counter() - started,
+    )
+
+
+def _epoch_means(stamps: list[float], per_epoch: int) -> tuple[float, ...]:
+    """Mean step time of each epoch from the end-of-step times, without each epoch's first
+    step (its interval would include setup or the validation pass)."""
+    if per_epoch < 2:
+        return ()
+    means = []
+    for start in range(0, len(stamps), per_epoch):
+        epoch = stamps[start : start + per_epoch]
+        gaps = [b - a for a, b in zip(epoch, epoch[1:], strict=False)]
+        if gaps:
+            means.append(sum(gaps) / len(gaps))
+    return tuple(means)
