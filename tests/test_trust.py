@@ -76,3 +76,19 @@ def test_language_model_tasks_are_compared_with_the_untrained_model():
     without_baseline = build_table(records[1:])
     assert not _cell(without_baseline, "prompt").no_better_than_trivial
     assert _cell(without_baseline, "prompt").trivial is None
+
+
+def test_a_zero_shot_row_without_the_metrics_values_gives_no_flag():
+    """A DPO study's frozen row scores no reward (the policy is its own reference), so reward
+    accuracy has no zero-shot value: the trained rows get no flag, and the table is built
+    (it raised a TypeError, ending `tunebench run examples/generation_quick.yaml`)."""
+    task = {"name": "summary_pairs", "family": "preference"}
+    zero_shot = {"logp_margin": [0.5, -0.5] * 16}
+    trained = {"logp_margin": [0.5, -0.5] * 16, "reward_margin": [0.1, -0.1, 0.2, 0.3] * 8}
+    records = [
+        run("frozen", 0, {"logp_accuracy": 0.5}, zero_shot, task=task),
+        run("lora", 0, {"reward_accuracy": 0.75, "logp_accuracy": 0.5}, trained, task=task),
+    ]
+    table = build_table(records, "reward_accuracy")
+    assert _cell(table, "lora").trivial is None
+    assert not _cell(table, "lora").no_better_than_trivial

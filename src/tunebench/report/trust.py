@@ -40,6 +40,8 @@ def mark_trust(rows: list[Row], column: Column) -> None:
         if baseline is None:
             continue
         cell.trivial = _score(column.definition, baseline)
+        if cell.trivial is None:  # the baseline runs lack the values this metric needs
+            continue
         p = paired_bootstrap_p(column.definition, row.examples(column.key), baseline)
         not_better = not column.definition.better(cell.mean, cell.trivial)
         cell.no_better_than_trivial = not_better or (p is not None and p >= SIGNIFICANCE)
