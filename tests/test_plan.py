@@ -9,12 +9,14 @@ import pytest
 from fake_runs import store_runs
 from test_cli import cli
 
-from tunebench.plan.predict import _train_seconds
+from tunebench.plan.lengths import TokenCounts, extra_activation_mb, token_counts
+from tunebench.plan.predict import _eval_seconds, _train_seconds
 from tunebench.plan.probe import PROBE_BATCHES, PROBE_ROWS, Probe, probe_spec
 from tunebench.records import RunRecord
 from tunebench.study.expand import expand
 from tunebench.study.load import load_study
 from tunebench.training.config import TrainingConfig
+from tunebench.training.data import LengthGroupedBatches
 
 STUDY = """
 name: planned
@@ -50,10 +52,58 @@ def test_training_time_is_warm_steps_plus_the_first_epochs_excess():
     warm = Probe("completed", step_seconds=(0.5, 0.2))
     # 1,000 rows: 63 steps per epoch, 189 in all at 0.2 s, plus 4 probe steps' 0.3 s excess
     assert _train_seconds(warm, training, 1000) == pytest.approx(189 * 0.2 + 4 * 0.3)
-    cached = Probe("completed", step_seconds=(0.5, 0.2), caches_prefix=True)
+    cached = Probe("completed", step_seconds=(0.5, 0.2), frozen_blocks=4)
     assert _train_seconds(cached, training, 1000) == pytest.approx(63 * 0.5 + 126 * 0.2)
+    # twice the probe's padded tokens per step: every step twice as long, the one-off excess not
+    assert _train_seconds(warm, training, 1000, 2.0) == pytest.approx(189 * 0.4 + 4 * 0.3)
     untimed = Probe("completed", train_seconds=2.0, train_rows=100)
     assert _train_seconds(untimed, training, 1000) == pytest.approx(2.0 * 1000 * 3 / 200)
+
+
+def test_token_counts_are_the_loops_own_padded_batches():
+    training = TrainingConfig(batch_size=2, eval_batch_size=2, gradient_accumulation_steps=1)
+    train, evaluation = [3, 9, 4, 8], [5, 1, 2]
+    counts = token_counts(train, evaluation, evaluation, training, seed=0)
+    # length-grouped pairs {9, 8} and {3, 4}: 2 x 9 + 2 x 4 padded tokens over 2 steps
+    assert (counts.per_step, counts.largest_batch, counts.widest) == (13.0, 18, 9)
+    # longest first: {5, 2} -> 2 x 5, then {1} -> 1
+    assert counts.validation == counts.test == 11
+    assert counts.cached == 24 + 8  # real tokens of train and validation
+    # a probe times its second epoch's steps after the first: here, its second batch
+    batches = LengthGroupedBatches(train, 2, 0)
+    batches.set_epoch(1)
+    second = list(batches)[1]
+    probe = token_counts(train, evaluation, evaluation, training, seed=0, probe=True)
+    assert probe.per_step == 2 * max(train[i] for i in second)
+
+
+def test_evaluation_scales_with_padded_tokens_and_validation_passes():
+    training = TrainingConfig(epochs=4, validate_every_epochs=2)
+    probe = Probe("completed", validation_seconds=(1.0, 0.5), test_seconds=2.0)
+    probed = TokenCounts(per_step=100, largest_batch=200, widest=20, validation=500, test=1000)
+    run = TokenCounts(per_step=100, largest_batch=200, widest=20, validation=3000, test=4000)
+    # two validation passes (after epochs 2 and 4): the first at the probe's first pass's 1 s
+    # per 500 tokens, the second at its last's 0.5 s; the test pass at 2 s per 1,000 tokens
+    assert _eval_seconds(probe, training, None, run, probed) == pytest.approx(6 + 3 + 8)
+
+
+def test_the_activations_of_a_longer_largest_batch_are_added_to_the_probes_peak():
+    class Config:
+        hidden_size, num_attention_heads, num_hidden_layers = 64, 4, 3
+
+    probed = TokenCounts(per_step=1, largest_batch=160, widest=10, validation=0, test=0)
+    run = TokenCounts(per_step=1, largest_batch=640, widest=40, validation=0, test=0)
+    per_layer = {w: 68 * 64 + 10 * 4 * w for w in (10, 40)}  # bytes per token
+    expected = 2 * (640 * per_layer[40] - 160 * per_layer[10]) / 2**20  # 1 of 3 blocks frozen
+    assert extra_activation_mb(Config(), 1, run, probed) == pytest.approx(expected)
+    assert extra_activation_mb(Config(), 3, run, probed) == 0.0  # nothing trains: nothing kept
+    assert extra_activation_mb(Config(), 0, probed, run) == 0.0  # a shorter run: the probe's peak
+    # a run that caches all 3 frozen blocks keeps its examples' hidden states (fp32) instead
+    cached = TokenCounts(per_step=1, largest_batch=640, widest=40, validation=0, test=0, cached=900)
+    probe_cached = TokenCounts(**{**probed.__dict__, "cached": 100})
+    assert extra_activation_mb(Config(), 3, cached, probe_cached) == pytest.approx(
+        800 * 64 * 4 / 2**20
+    )
 
 
 def test_the_command_probes_once_and_prefers_what_the_store_measured(tiny_assets, tmp_path):

@@ -142,6 +142,16 @@ class Cell:
     as the tabular frozen pipeline fixes `frozen`)."""
 
 
+@dataclass(frozen=True)
+class SplitLengths:
+    """Tokens per example of each split, as the run will see them (truncated): what
+    `tunebench plan` scales a probe's step and evaluation times and activation memory by."""
+
+    train: list[int]
+    validation: list[int]
+    test: list[int]
+
+
 class Family:
     """Base of every family; subclasses set the class attributes and implement `load` and
     `train_and_test`. The defaults suit a family whose cells are backbones x methods."""
@@ -212,6 +222,11 @@ class Family:
         """context (a RunContext, context.py) -> a FamilyResult: build the model around the
         run's backbone, apply its method, train it through the loop and evaluate it."""
         raise NotImplementedError
+
+    def token_lengths(self, spec: Run, data: Any) -> SplitLengths | None:
+        """Tokens per example of each split of `data` for `spec`'s backbone and max length;
+        None where the family does not say (the plan then scales by rows)."""
+        return None
 
     def metric(self, name: str) -> Metric:
         return self.metrics[name]

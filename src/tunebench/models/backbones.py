@@ -53,6 +53,11 @@ def load_config(name: str, trust_remote_code: bool = False) -> PretrainedConfig:
         raise UserError(f"backbone '{name}': its config cannot be read ({error})") from error
 
 
+def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    """The backbone's tokenizer alone (`tunebench plan` counts tokens without the weights)."""
+    return AutoTokenizer.from_pretrained(model_path(name), trust_remote_code=trust_remote_code)
+
+
 def load_backbone(name: str, trust_remote_code: bool = False) -> Backbone:
     """Load the bare transformer and a tokenizer ready for batched, right-padded input."""
     config = load_config(name, trust_remote_code)

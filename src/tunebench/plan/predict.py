@@ -6,11 +6,13 @@ In order of trust:
 - `measured`: runs of the same config with other seeds are in the store: their mean.
 - `probe`: the run's probe (probe.py) scaled to the run's own data and settings — training:
   the run's optimiser steps (its training rows over the batch size and gradient accumulation,
-  times its epochs) at the probe's warm step time, plus the probe's first-epoch excess (once,
-  or per first-epoch step for a run that caches its frozen prefix); evaluation: the run's
-  validation rows times its validation passes, plus its test rows, at the probe's test
-  seconds per row; peak memory, trainable parameters and checkpoint size: the probe's own (the
-  same model, batch and length).
+  times its epochs) at the probe's warm step time, times the run's padded tokens per step
+  over the probe's, plus the probe's first-epoch excess (once, or per first-epoch step for a
+  run that caches its frozen prefix); evaluation: the probe's validation and test passes per
+  padded token, times the run's validation passes and test pass in padded tokens; peak
+  memory: the probe's, plus what the run keeps beyond it (the activations of a longer
+  largest batch, a larger prefix cache: lengths.py); trainable parameters and checkpoint size:
+  the probe's own. A family that does not count tokens is scaled by rows instead.
 - `fails`: the probe failed the way the run will (`unsupported: ...`).
 """
 
@@ -20,8 +22,10 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tunebench.families.registry import family_for
+from tunebench.plan.lengths import TokenCounts, extra_activation_mb, run_tokens
 from tunebench.plan.probe import PROBE_BATCHES, Probe, probe_key, probes
 from tunebench.records import RunRecord
 from tunebench.store import stored_runs
@@ -106,30 +110,61 @@ def _from_probe(spec: RunSpec, probe: Probe) -> Prediction:
         return Prediction(spec, f"fails: {probe.status}", dict.fromkeys(COSTS), probe.probe_seconds)
     training = spec.training or TrainingConfig()
     data = family_for(spec.task).load(spec.task)
-    train = _train_seconds(probe, training, len(data.train.ids))
-    passes = sum(
-        e == training.epochs - 1 or (e + 1) % training.validate_every_epochs == 0
-        for e in range(training.epochs)
-    )
-    # the test pass comes last, with every kernel warm: its rate stands for validation too
-    rows = len(data.validation.ids) * passes + len(data.test.ids)
-    evaluation = probe.test_seconds_per_row * rows
+    run = run_tokens(spec, data)
+    probed = TokenCounts(**probe.tokens) if probe.tokens and run else None
+    rows = len(data.train.ids)
+    step_scale = run.per_step / probed.per_step if probed else 1.0
+    train = _train_seconds(probe, training, rows, step_scale)
+    evaluation = _eval_seconds(probe, training, data, run, probed)
+    extra = extra_activation_mb(_config(spec), probe.frozen_blocks, run, probed) if probed else 0
+    on_gpu = probe.peak_gpu_mb is not None
     costs = {
         "train_seconds": train,
         "eval_seconds": evaluation,
         "wall_seconds": probe.setup_seconds + train + evaluation,
-        "peak_host_mb": probe.peak_host_mb,
-        "peak_gpu_mb": probe.peak_gpu_mb,
+        "peak_host_mb": probe.peak_host_mb + (0 if on_gpu else extra),
+        "peak_gpu_mb": probe.peak_gpu_mb + extra if on_gpu else None,
         "trainable_params": probe.trainable_params,
         "checkpoint_mb": probe.checkpoint_mb,
     }
     return Prediction(spec, "probe", costs, probe.probe_seconds)
 
 
-def _train_seconds(probe: Probe, training: TrainingConfig, rows: int) -> float:
+def _config(spec: RunSpec) -> Any:
+    from tunebench.models.backbones import load_config
+
+    return load_config(spec.backbone, spec.trust_remote_code)
+
+
+def _eval_seconds(
+    probe: Probe,
+    training: TrainingConfig,
+    data: Any,
+    run: TokenCounts | None,
+    probed: TokenCounts | None,
+) -> float:
+    """The run's validation passes and its test pass at the probe's rates: per padded token
+    where the family counts tokens (its first validation pass at the probe's first, later ones
+    at its last — a prefix cache makes them cheaper — and the test pass at its test pass's),
+    else per row at its test pass's rate."""
+    passes = sum(
+        e == training.epochs - 1 or (e + 1) % training.validate_every_epochs == 0
+        for e in range(training.epochs)
+    )
+    if not (run and probed and probed.validation and probed.test and probe.validation_seconds):
+        return probe.test_seconds_per_row * (len(data.validation.ids) * passes + len(data.test.ids))
+    first, last = probe.validation_seconds[0], probe.validation_seconds[-1]
+    validation = (first + last * (passes - 1)) * run.validation / probed.validation
+    return validation + probe.test_seconds * run.test / probed.test
+
+
+def _train_seconds(
+    probe: Probe, training: TrainingConfig, rows: int, step_scale: float = 1.0
+) -> float:
     """The run's training time from the probe's two epochs of timed steps: every step at the
     warm (second-epoch) rate, plus the first epoch's excess — once (new shapes, PROBE_BATCHES
-    - 1 timed steps of it), or on every first-epoch step for a run that builds a prefix cache."""
+    - 1 timed steps of it), or on every first-epoch step for a run that builds a prefix cache.
+    `step_scale` is the run's padded tokens per step over the probe's (1: scale by rows)."""
     if not probe.step_seconds:  # a family that trains outside timed steps: rows and epochs
         return probe.train_seconds * rows * training.epochs / max(probe.train_rows * 2, 1)
     batches = math.ceil(rows / training.batch_size)
@@ -137,5 +172,5 @@ def _train_seconds(probe: Probe, training: TrainingConfig, rows: int) -> float:
     first, warm = probe.step_seconds[0], probe.step_seconds[-1]
     excess = max(first - warm, 0.0)
     if probe.caches_prefix:
-        return per_epoch * first + per_epoch * (training.epochs - 1) * warm
-    return per_epoch * training.epochs * warm + excess * (PROBE_BATCHES - 1)
+        return step_scale * (per_epoch * first + per_epoch * (training.epochs - 1) * warm)
+    return step_scale * per_epoch * training.epochs * warm + excess * (PROBE_BATCHES - 1)

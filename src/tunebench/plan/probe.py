@@ -32,6 +32,7 @@ from typing import Any
 
 from tunebench.assets import cache_dir
 from tunebench.families.registry import family_for
+from tunebench.plan.lengths import run_tokens
 from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
 
@@ -39,6 +40,9 @@ PROBE_BATCHES = 5
 """Training batches per probe epoch: four timed steps after the first."""
 PROBE_ROWS = 32
 """Validation and test rows a probe scores (each)."""
+PROBE_FORMAT = 5
+"""Part of every probe's cache key: a probe recorded by an older tunebench, which measured
+less, is measured again."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,17 @@ class Probe:
     train_seconds: float = 0.0
     train_rows: int = 0
     """The probe's training time and rows, for families without timed steps."""
-    caches_prefix: bool = False
-    """Whether the run caches its frozen prefix's outputs in the first epoch (later epochs
-    skip those blocks: `frozen_prefix_blocks` > 0), so that its first epoch costs more."""
-    validation_seconds_per_row: float = 0.0
+    frozen_blocks: int = 0
+    """Frozen prefix blocks (`frozen_prefix_blocks`): the run caches their outputs in the first
+    epoch (later epochs skip them, so its first epoch costs more) and keeps no activations
+    for them."""
+    validation_seconds: tuple[float, ...] = ()
+    """Each of the probe's validation passes: the first also fills a prefix cache with the
+    validation examples' states, later ones read it."""
+    test_seconds: float = 0.0
+    """The probe's test pass (the last, every kernel warm; never cached)."""
+    tokens: dict[str, Any] | None = None
+    """The probe's padded tokens (lengths.TokenCounts), where its family counts tokens."""
     test_seconds_per_row: float = 0.0
     setup_seconds: float = 0.0
     """Wall time outside training and evaluation: loading the model and data, applying the
@@ -65,6 +76,10 @@ class Probe:
     checkpoint_mb: float = 0.0
     probe_seconds: float = 0.0
     """What the probe itself cost (wall)."""
+
+    @property
+    def caches_prefix(self) -> bool:
+        return self.frozen_blocks > 0
 
 
 def probe_spec(spec: RunSpec) -> RunSpec:
@@ -85,7 +100,8 @@ def probe_spec(spec: RunSpec) -> RunSpec:
 def probe_key(spec: RunSpec, threads: int) -> str:
     """What a probe's result depends on: its config and the thread count."""
     config = json.dumps(probe_spec(spec).flat(), sort_keys=True, default=str)
-    return hashlib.sha256(f"{config}|threads={threads}".encode()).hexdigest()[:16]
+    key = f"{config}|threads={threads}|format={PROBE_FORMAT}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def probes(specs: list[RunSpec], threads: int, run_new: bool = True) -> dict[str, Probe]:
@@ -107,7 +123,8 @@ def probes(specs: list[RunSpec], threads: int, run_new: bool = True) -> dict[str
 
 
 def _probe(stored: dict[str, Any]) -> Probe:
-    return Probe(**{**stored, "step_seconds": tuple(stored.get("step_seconds", ()))})
+    lists = {k: tuple(stored.get(k, ())) for k in ("step_seconds", "validation_seconds")}
+    return Probe(**{**stored, **lists})
 
 
 def _cache_file() -> Path:
@@ -154,8 +171,7 @@ def _measure(spec: RunSpec) -> Probe:
         return Probe(f"error: {type(error).__name__}: {error}", probe_seconds=0.0)
     data = family_for(spec.task).load(spec.task)
     costs = outcome.costs
-    validation = sum(h.get("validation_seconds", 0.0) for h in outcome.history)
-    validated = sum("validation_seconds" in h for h in outcome.history)
+    passes = tuple(h["validation_seconds"] for h in outcome.history if "validation_seconds" in h)
     per_epoch = -(-costs["steps"] // spec.training.epochs) if costs["steps"] else 0
     steps = _epoch_means(stamps, per_epoch)
     return Probe(
@@ -163,9 +179,11 @@ def _measure(spec: RunSpec) -> Probe:
         step_seconds=steps,
         train_seconds=costs["train_seconds"],
         train_rows=len(data.train.ids),
-        caches_prefix=bool(costs.get("frozen_prefix_blocks")),
-        validation_seconds_per_row=validation / max(validated * len(data.validation.ids), 1),
-        test_seconds_per_row=(costs["eval_seconds"] - validation) / max(len(data.test.ids), 1),
+        frozen_blocks=costs.get("frozen_prefix_blocks") or 0,
+        validation_seconds=passes,
+        test_seconds=costs["eval_seconds"] - sum(passes),
+        tokens=asdict(counts) if (counts := run_tokens(spec, data, probe=True)) else None,
+        test_seconds_per_row=(costs["eval_seconds"] - sum(passes)) / max(len(data.test.ids), 1),
         setup_seconds=costs["wall_seconds"] - costs["train_seconds"] - costs["eval_seconds"],
         peak_host_mb=costs["peak_host_mb"],
         peak_gpu_mb=costs["peak_gpu_mb"],

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import field_validator, model_validator
 
-from tunebench.families.base import BuiltinTask, Family, TaskSource
+from tunebench.families.base import BuiltinTask, Family, SplitLengths, TaskSource
 from tunebench.families.classification import data, seed_tasks
 from tunebench.metrics import CLASSIFICATION, metric_table
 
@@ -108,6 +108,21 @@ class Classification(Family):
         from tunebench.families.classification.run import train_and_test
 
         return train_and_test(context)
+
+    def token_lengths(self, spec, task_data: data.TaskData) -> SplitLengths:
+        """Each text (with its pair) tokenised as the run tokenises it."""
+        from tunebench.models.backbones import load_tokenizer
+        from tunebench.training.data import tokenize
+
+        tokenizer = load_tokenizer(spec.backbone, spec.trust_remote_code)
+        max_length = spec.training.max_length
+
+        def lengths(split: data.Split) -> list[int]:
+            encoded = tokenize(tokenizer, split.texts, max_length, split.text_pairs)
+            return [len(ids) for ids in encoded["input_ids"]]
+
+        splits = (task_data.train, task_data.validation, task_data.test)
+        return SplitLengths(*(lengths(split) for split in splits))
 
 
 FAMILY = Classification()
