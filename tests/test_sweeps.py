@@ -66,7 +66,7 @@ def test_random_points_are_seeded_and_inside_the_space():
 @pytest.mark.parametrize(
     ("sweep", "message"),
     [
-        ({"space": {"r": [1]}}, "name a `method.<setting>` or `training.<setting>`"),
+        ({"space": {"r": [1]}}, "name a `method.<setting>`, `training.<setting>` or `task"),
         ({"space": {"method.r": {"low": 1, "high": 8}}}, "a grid needs a list of values or a step"),
         ({"strategy": "tpe", "space": {"method.r": [1, 2]}}, "a tpe sweep needs a trial budget"),
         ({"space": {"method.r": {"low": 8, "high": 1, "step": 1}}}, "must be below high"),

@@ -15,6 +15,8 @@ from collections import Counter
 from tunebench.records import RunRecord, json_safe
 from tunebench.report import plots, sweep_plots
 from tunebench.report.cells import Cell
+from tunebench.report.data_size import data_size_figures
+from tunebench.report.stability import stability_figure
 from tunebench.report.table import ReportTable
 from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
 from tunebench.report.trust import cell_marks
@@ -44,7 +46,10 @@ def render_html(
                 plots.interval_figure(table, column),
                 plots.loss_figure(table, column),
                 *sweep_plots.sweep_figures(table, column),
+                stability_figure(table, column),
             ]
+        figures += data_size_figures(table)
+    figures = [f for f in figures if f is not None]
     divs = "\n".join(_figure(i, f) for i, f in enumerate(figures))
     statuses = Counter(r.status for r in records)
     summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))

@@ -12,6 +12,7 @@ from tunebench.report.exports import write_csv, write_json, write_parquet
 from tunebench.report.html import render_html
 from tunebench.report.latex import render_latex
 from tunebench.report.markdown import escape, render_markdown
+from tunebench.report.stability import stability_markdown
 from tunebench.report.table import build_tables
 from tunebench.report.verdict import verdicts
 from tunebench.store import stored_runs
@@ -32,9 +33,11 @@ def write_report(
     sentences = [advice(v, NO_BUDGET) for table in tables for v in verdicts(table, NO_BUDGET)]
     verdict = "## Verdict\n\n" + "".join(f"- {escape(s)}\n" for s in sentences)
     verdict += "\n(`tunebench recommend` adds budgets and each task's costs and Pareto fronts.)\n"
+    stability = "\n".join(filter(None, (stability_markdown(t) for t in tables)))
     written = {
         "report.md": f"# {name}\n\n{verdict}\n## Comparison\n\n"
-        + "\n".join(render_markdown(t) for t in tables),
+        + "\n".join(render_markdown(t) for t in tables)
+        + (f"\n## Stability over seeds\n\n{stability}" if stability else ""),
         "report.tex": "\n".join(render_latex(t) for t in tables),
         "report.html": render_html(name, tables, records, sentences),
     }

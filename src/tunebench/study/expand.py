@@ -42,7 +42,8 @@ def expand(study, points: list[Point] | None = None) -> list[RunSpec]:
 
 
 def _spec(study, task, family, cell: Cell, v: int, variant, point: Point, seed: int) -> RunSpec:
-    method_overrides, training_overrides = split_point(point)
+    method_overrides, training_overrides, task_overrides = split_point(point)
+    task = _swept_task(task, task_overrides)
     entry, method, training = cell.entry, None, None
     if entry is not None:
         method = entry.method
@@ -74,6 +75,23 @@ def _spec(study, task, family, cell: Cell, v: int, variant, point: Point, seed: 
         trust_remote_code=study.trust_remote_code,
         options=cell.options,
     )
+
+
+def _swept_task(task, overrides: dict[str, Any]):
+    """The task with a sweep point's `task.<setting>` values (a data-size curve sweeps
+    `task.max_train_samples`)."""
+    if not overrides:
+        return task
+    unknown = set(overrides) - set(type(task).model_fields)
+    if unknown:
+        raise UserError(
+            f"sweep.space.task.{sorted(unknown)[0]}: task {task.name!r} has no such setting "
+            f"(its settings: {', '.join(type(task).model_fields)})"
+        )
+    try:
+        return type(task).model_validate({**task.model_dump(), **overrides})
+    except ValidationError as error:
+        raise UserError(f"sweep.space (task {task.name!r}): {describe(error)}") from error
 
 
 def _swept_method(method, overrides: dict[str, Any], where: str):

@@ -111,7 +111,8 @@ def run_one(
     `failed` with its reason (one failing run never stops a study), `held` (another live
     process trains it; the reason names that process) or `skipped` (completed meanwhile)."""
     data = family_for(spec.task).load(spec.task)
-    run = new_run(spec, study_name, {**collect_provenance(), "data_sha256": data.data_sha256})
+    provenance = {**collect_provenance(), "data_sha256": data.data_sha256}
+    run = new_run(spec, study_name, {**provenance, "split_rows": split_rows(data)})
     owner = this_process()
     claim = _claim(store, run, owner)
     if claim == "completed":
@@ -122,6 +123,13 @@ def run_one(
         outcome = _attempt(spec, folder, save_checkpoints, on_step)
     record_outcome(store, folder, run, outcome, owner)
     return outcome["status"], outcome["reason"]
+
+
+def split_rows(data: Any) -> dict[str, int]:
+    """Rows in each split as the run sees them (after `max_train_samples` and the like): what
+    a data-size figure puts on its x-axis."""
+    splits = {name: getattr(data, name, None) for name in ("train", "validation", "test")}
+    return {name: len(split.ids) for name, split in splits.items() if hasattr(split, "ids")}
 
 
 def _attempt(spec: RunSpec, folder: Path, save_checkpoints: bool, on_step) -> dict[str, Any]:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # optuna is imported where a sweep samples: study files valid
 
 Point = dict[str, Any]
 """`{"method.r": 8, "training.scheduler": "cosine"}`: one set of overrides."""
-SECTIONS = ("method", "training")
+SECTIONS = ("method", "training", "task")
 
 
 class Range(BaseModel):
@@ -69,7 +69,8 @@ class SweepConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     strategy: Literal["grid", "random", "tpe"] = "grid"
     space: dict[str, list[Any] | Range] = Field(min_length=1)
-    """`method.<setting>` or `training.<setting>` -> a list of values or a range."""
+    """`method.<setting>`, `training.<setting>` or `task.<setting>` -> a list of values or a
+    range."""
     trials: PositiveInt | None = None
     """random and tpe: how many points to run."""
     seed: int = 0
@@ -85,7 +86,9 @@ class SweepConfig(BaseModel):
         for key, values in space.items():
             section, _, setting = key.partition(".")
             if section not in SECTIONS or not setting:
-                raise ValueError(f"{key!r}: name a `method.<setting>` or `training.<setting>`")
+                raise ValueError(
+                    f"{key!r}: name a `method.<setting>`, `training.<setting>` or `task.<setting>`"
+                )
             if isinstance(values, list) and not values:
                 raise ValueError(f"{key!r}: list at least one value")
         return space
@@ -154,11 +157,12 @@ def example_points(sweep: SweepConfig) -> list[Point]:
     return [dict(zip(sweep.space, side, strict=True)) for side in zip(*ends, strict=True)]
 
 
-def split_point(point: Point) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A point -> (method setting overrides, training overrides)."""
-    method = {k.partition(".")[2]: v for k, v in point.items() if k.startswith("method.")}
-    training = {k.partition(".")[2]: v for k, v in point.items() if k.startswith("training.")}
-    return method, training
+def split_point(point: Point) -> tuple[dict[str, Any], ...]:
+    """A point -> its overrides of each section: (method, training, task)."""
+    return tuple(
+        {k.partition(".")[2]: v for k, v in point.items() if k.startswith(f"{section}.")}
+        for section in SECTIONS
+    )
 
 
 def point_of(config: dict[str, Any], sweep: SweepConfig) -> Point:
