@@ -4,13 +4,15 @@ measurements win over probes, and the command prints a total without training an
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from fake_runs import store_runs
 from test_cli import cli
 
+from tunebench.plan.commands import summary
 from tunebench.plan.lengths import TokenCounts, extra_activation_mb, token_counts
-from tunebench.plan.predict import _eval_seconds, _train_seconds
+from tunebench.plan.predict import COSTS, Prediction, _eval_seconds, _train_seconds
 from tunebench.plan.probe import PROBE_BATCHES, PROBE_ROWS, Probe, probe_spec
 from tunebench.records import RunRecord
 from tunebench.study.expand import expand
@@ -148,3 +150,14 @@ def _fake(run_id: str) -> dict:
         "started_at": "2026-12-03T00:00:00",
         "finished_at": "2026-12-03T00:00:01",
     }
+
+
+def test_a_probe_shared_by_runs_counts_once_in_the_plans_cost(tiny_assets, tmp_path):
+    specs = expand(load_study(_study(tiny_assets, tmp_path)))  # 3 methods x 2 seeds
+    costs = dict.fromkeys(COSTS, 1.0)
+    predictions = [
+        Prediction(spec, "probe", costs, 10.0, probe_key=spec.method.name) for spec in specs
+    ]
+    assert "probes: 3 run now for 6 runs, 30.0 s" in summary(predictions, 1, "local")
+    cached = [replace(p, probe_key=None) for p in predictions]
+    assert "probes:" not in summary(cached, 1, "local")

@@ -80,7 +80,7 @@ def summary(predictions: list[Prediction], workers: int, executor: str) -> str:
     pending = [p for p in predictions if p.pending]
     seconds = sum(p.costs.get("wall_seconds") or 0.0 for p in pending) / max(workers, 1)
     unknown = [p for p in pending if p.costs.get("wall_seconds") is None]
-    probed = [p for p in predictions if p.probe_seconds]
+    probed = {p.probe_key: p.probe_seconds for p in predictions if p.probe_key}
     too_big = [p for p in pending if fits(p, workers) is False]
     lines = [
         f"total: {format_seconds([seconds])} for {len(pending)} runs still to run "
@@ -92,8 +92,11 @@ def summary(predictions: list[Prediction], workers: int, executor: str) -> str:
             "`tunebench plan` probes them)."
         )
     if probed:
-        cost = sum(p.probe_seconds for p in probed)
-        lines.append(f"probes: {len(probed)} run now, {format_seconds([cost])}.")
+        cost = sum(probed.values())
+        lines.append(
+            f"probes: {len(probed)} run now for {len(predictions)} runs, "
+            f"{format_seconds([cost])} (cached on this machine: the next plan reuses them)."
+        )
     if too_big:
         lines.append(
             f"{len(too_big)} run(s) may not fit: predicted peak × {workers} > "

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,9 @@ class Prediction:
     """done, measured, probe, fails: <reason>, or unknown (no probe was run)."""
     costs: dict[str, float | None]
     probe_seconds: float = 0.0
+    probe_key: str | None = None
+    """The probe this prediction came from, where it ran in this plan (its cost counts once
+    however many runs share it)."""
 
     @property
     def pending(self) -> bool:
@@ -69,15 +72,16 @@ def predict(
     unanswered = [
         s for s in specs if s.run_id not in by_id and _without_seed(s.flat()) not in by_config
     ]
-    found = probes(unanswered, threads, run_probes)
+    found, ran_now = probes(unanswered, threads, run_probes)
     predictions = []
     for spec in specs:
         if spec.run_id in by_id:
             predictions.append(Prediction(spec, "done", _costs([by_id[spec.run_id]])))
         elif (same := by_config.get(_without_seed(spec.flat()))) is not None:
             predictions.append(Prediction(spec, "measured", _costs(same)))
-        elif (probe := found.get(probe_key(spec, threads))) is not None:
-            predictions.append(_from_probe(spec, probe))
+        elif (probe := found.get(key := probe_key(spec, threads))) is not None:
+            prediction = _from_probe(spec, probe)
+            predictions.append(replace(prediction, probe_key=key if key in ran_now else None))
         else:
             predictions.append(Prediction(spec, "unknown", dict.fromkeys(COSTS)))
     return predictions

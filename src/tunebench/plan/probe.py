@@ -104,14 +104,16 @@ def probe_key(spec: RunSpec, threads: int) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def probes(specs: list[RunSpec], threads: int, run_new: bool = True) -> dict[str, Probe]:
+def probes(
+    specs: list[RunSpec], threads: int, run_new: bool = True
+) -> tuple[dict[str, Probe], set[str]]:
     """probe_key -> Probe for every spec: cached ones read, the others (when `run_new`) run in
-    one child process and cached."""
+    one child process and cached; and the keys of the probes run now."""
     path = _cache_file()
     cached = json.loads(path.read_text()) if path.is_file() else {}
     keys = {probe_key(spec, threads): spec for spec in specs}
-    missing = [spec for key, spec in keys.items() if key not in cached]
-    if missing and run_new:
+    missing = [spec for key, spec in keys.items() if key not in cached] if run_new else []
+    if missing:
         context = multiprocessing.get_context("spawn")  # a fresh process: no leftover memory
         with ProcessPoolExecutor(1, mp_context=context) as pool:
             measured = pool.submit(_probe_all, [s.flat() for s in missing], threads).result()
@@ -119,7 +121,8 @@ def probes(specs: list[RunSpec], threads: int, run_new: bool = True) -> dict[str
         path.parent.mkdir(parents=True, exist_ok=True)
         path.with_suffix(".tmp").write_text(json.dumps(cached, indent=1))
         path.with_suffix(".tmp").rename(path)
-    return {key: _probe(cached[key]) for key in keys if key in cached}
+    found = {key: _probe(cached[key]) for key in keys if key in cached}
+    return found, {probe_key(spec, threads) for spec in missing}
 
 
 def _probe(stored: dict[str, Any]) -> Probe:
