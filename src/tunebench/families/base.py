@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, Self
 
-from pydantic import BaseModel, ConfigDict, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from tunebench.assets import Asset
 from tunebench.errors import UserError
@@ -59,10 +59,16 @@ class TaskSource(BaseModel):
     max_train_samples: PositiveInt | None = None
     max_eval_samples: PositiveInt | None = None
     data_seed: int = 0
+    eval_tasks: list[dict[str, Any]] = Field(default_factory=list)
+    """Further data sets of this family that the trained model is also tested on, never
+    trained on (cross-task transfer): each a task of the same family, tested on its own test
+    split and recorded under `metrics.transfer.<name>`."""
 
     builtins: ClassVar[dict[str, BuiltinTask]] = {}
     file_fields: ClassVar[tuple[str, ...]] = ()
     family_name: ClassVar[str] = ""
+    transfers: ClassVar[bool] = False
+    """Whether the family tests a trained model on `eval_tasks`."""
 
     @model_validator(mode="before")
     @classmethod
@@ -98,6 +104,34 @@ class TaskSource(BaseModel):
                 f"or set path to a CSV, JSONL or Parquet file"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_eval_tasks(self):
+        """Each `eval_tasks` entry is a task of this family (its own checks apply), with a name
+        of its own and no `eval_tasks` of its own."""
+        if self.eval_tasks and not self.transfers:
+            raise ValueError(f"eval_tasks: {self.family_name} tasks cannot be tested on others")
+        names = {self.name}
+        for index, task in enumerate(self.transfer_tasks()):
+            if task.eval_tasks or task.name in names:
+                why = "lists eval_tasks itself" if task.eval_tasks else "repeats a task name"
+                raise ValueError(f"eval_tasks.{index} ({task.name!r}) {why}")
+            names.add(task.name)
+        return self
+
+    def transfer_tasks(self) -> list[Self]:
+        """The `eval_tasks` as configs of this task's family."""
+        tasks = []
+        for index, entry in enumerate(self.eval_tasks):
+            try:
+                tasks.append(type(self).model_validate(entry))
+            except ValidationError as error:
+                detail = error.errors()[0]
+                place = ".".join(str(p) for p in detail["loc"])
+                where = f"eval_tasks.{index}" + (f".{place}" if place else "")
+                message = detail["msg"].removeprefix("Value error, ")
+                raise ValueError(f"{where}: {message}") from None
+        return tasks
 
 
 def changed_fields(config: BaseModel, fields: tuple[str, ...]) -> list[str]:
@@ -226,6 +260,11 @@ class Family:
     def token_lengths(self, spec: Run, data: Any) -> SplitLengths | None:
         """Tokens per example of each split of `data` for `spec`'s backbone and max length;
         None where the family does not say (the plan then scales by rows)."""
+        return None
+
+    def transfer_problem(self, trained: Any, tested: Any) -> str | None:
+        """Why a model trained on `trained` (loaded data) cannot be tested on `tested`; None
+        when it can (`eval_tasks`)."""
         return None
 
     def metric(self, name: str) -> Metric:

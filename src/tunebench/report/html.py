@@ -19,6 +19,7 @@ from tunebench.report.data_size import data_size_figures
 from tunebench.report.stability import stability_figure
 from tunebench.report.table import ReportTable
 from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
+from tunebench.report.transfer import transfer_figures
 from tunebench.report.trust import cell_marks
 
 _STYLE = """
@@ -48,7 +49,7 @@ def render_html(
                 *sweep_plots.sweep_figures(table, column),
                 stability_figure(table, column),
             ]
-        figures += data_size_figures(table)
+        figures += data_size_figures(table) + transfer_figures(table)
     figures = [f for f in figures if f is not None]
     divs = "\n".join(_figure(i, f) for i, f in enumerate(figures))
     statuses = Counter(r.status for r in records)

@@ -14,6 +14,7 @@ from tunebench.report.latex import render_latex
 from tunebench.report.markdown import escape, render_markdown
 from tunebench.report.stability import stability_markdown
 from tunebench.report.table import build_tables
+from tunebench.report.transfer import transfer_markdown
 from tunebench.report.verdict import verdicts
 from tunebench.store import stored_runs
 
@@ -33,11 +34,11 @@ def write_report(
     sentences = [advice(v, NO_BUDGET) for table in tables for v in verdicts(table, NO_BUDGET)]
     verdict = "## Verdict\n\n" + "".join(f"- {escape(s)}\n" for s in sentences)
     verdict += "\n(`tunebench recommend` adds budgets and each task's costs and Pareto fronts.)\n"
-    stability = "\n".join(filter(None, (stability_markdown(t) for t in tables)))
     written = {
         "report.md": f"# {name}\n\n{verdict}\n## Comparison\n\n"
         + "\n".join(render_markdown(t) for t in tables)
-        + (f"\n## Stability over seeds\n\n{stability}" if stability else ""),
+        + _section("Stability over seeds", stability_markdown, tables)
+        + _section("Transfer to other tasks", transfer_markdown, tables),
         "report.tex": "\n".join(render_latex(t) for t in tables),
         "report.html": render_html(name, tables, records, sentences),
     }
@@ -50,6 +51,12 @@ def write_report(
         write_csv(records, stream)
     write_parquet(records, folder / "runs.parquet")
     return [*paths, folder / "runs.json", folder / "runs.csv", folder / "runs.parquet"]
+
+
+def _section(title: str, render, tables: list) -> str:
+    """A report.md section with what `render` makes of each table, or '' when it makes none."""
+    body = "\n".join(filter(None, (render(table) for table in tables)))
+    return f"\n## {title}\n\n{body}" if body else ""
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -28,11 +28,17 @@ def checked_runs(study, output_dir: Path, source: Path | None = None) -> list[Ru
 
 
 def check_inputs(study, runs: list[RunSpec], source: Path | None = None) -> None:
-    """Load every task's data, find every backbone and check every method's settings against
-    its backbone's modules."""
+    """Load every task's data (and that of every task it is also tested on), find every
+    backbone and check every method's settings against its backbone's modules."""
     prefix = f"{source}: " if source else ""
     for task in {spec.task.model_dump_json(): spec.task for spec in runs}.values():
-        family_for(task).load(task)  # cached: the runs load it again for free
+        family = family_for(task)
+        data = family.load(task)  # cached: the runs load it again for free
+        for index, other in enumerate(task.transfer_tasks()):
+            problem = family.transfer_problem(data, family.load(other))
+            if problem is not None:
+                where = f"task {task.name!r}, eval_tasks.{index} ({other.name!r})"
+                raise UserError(f"{prefix}{where}: {problem}")
     for backbone in dict.fromkeys(spec.backbone for spec in runs if spec.backbone):
         where = (
             f"backbones.{study.backbones.index(backbone)}"

@@ -55,11 +55,12 @@ class TrainingConfig(BaseModel):
 ADDED_LATER = {
     "training": {"gradient_checkpointing": False, "validate_every_epochs": 1, "compile": False},
     "adapter": {"non_linearity": None},
+    "task": {"eval_tasks": []},
 }
 """Settings added after stores held runs, with the value that means "as before": per section,
-`training` or a method's name. A run's id leaves such a setting out at that value, so the runs
-recorded before it existed keep their ids (tests/test_examples.py checks the ids of the runs in
-docs/data)."""
+`training`, `task` or a method's name. A run's id leaves such a setting out at that value, so
+the runs recorded before it existed keep their ids (tests/test_examples.py checks the ids of
+the runs in docs/data)."""
 SAME_AS_BEFORE = {("training", "gradient_checkpointing", "auto")}
 """Defaults that replaced an ADDED_LATER value and compute the same results (checkpointing
 changes a run's cost, never its gradients): a run's id leaves them out too, so that runs
@@ -67,16 +68,16 @@ recorded before keep their ids."""
 
 
 def identity(spec: dict[str, Any]) -> dict[str, Any]:
-    """A run spec's JSON dump as its id hashes it: `training` and `method` without the
+    """A run spec's JSON dump as its id hashes it: `training`, `task` and `method` without the
     ADDED_LATER settings that keep their old value."""
     spec = dict(spec)
-    for key, section in (("training", "training"), ("method", _method_name(spec))):
+    for key, section in _sections(spec):
         added = ADDED_LATER.get(section, {})
         if isinstance(spec.get(key), dict) and added:
             spec[key] = {
                 k: v
                 for k, v in spec[key].items()
-                if not (k in added and added[k] == v) and (section, k, v) not in SAME_AS_BEFORE
+                if not (k in added and added[k] == v) and not _same_as_before(section, k, v)
             }
     return spec
 
@@ -85,10 +86,19 @@ def with_added_defaults(config: dict[str, Any]) -> dict[str, Any]:
     """A recorded run's config with the ADDED_LATER settings it predates at their old values
     (it ran as they say), so that tables do not tell it apart from newer runs by a missing key."""
     config = dict(config)
-    for key, section in (("training", "training"), ("method", _method_name(config))):
+    for key, section in _sections(config):
         if isinstance(config.get(key), dict):
             config[key] = {**ADDED_LATER.get(section, {}), **config[key]}
     return config
+
+
+def _same_as_before(section: str | None, setting: str, value: Any) -> bool:
+    return isinstance(value, str | bool) and (section, setting, value) in SAME_AS_BEFORE
+
+
+def _sections(spec: dict[str, Any]) -> tuple[tuple[str, str | None], ...]:
+    """(key in the spec, its section in ADDED_LATER)."""
+    return (("training", "training"), ("task", "task"), ("method", _method_name(spec)))
 
 
 def _method_name(spec: dict[str, Any]) -> str | None:

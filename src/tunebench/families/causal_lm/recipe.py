@@ -6,13 +6,14 @@ batches and scoring functions (`CausalLMFamily.prepare`, called before the metho
 DPO's reference is the model as loaded). `frozen` trains nothing here (a language model has no
 separate head), so its run is the zero-shot evaluation of the pretrained model. With
 `forgetting: true` the run also records how much training raised the loss on general text
-(forgetting.py).
+(forgetting.py); with `eval_tasks` it is also tested on those tasks' test splits.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from tunebench.families.causal_lm.forgetting import general_loss, general_sequences
 from tunebench.families.causal_lm.logprobs import response_loss
@@ -32,6 +33,11 @@ def train_and_test(prepare: Prepare, context: RunContext) -> FamilyResult:
     if forgetting:
         general = general_sequences(backbone.tokenizer)
         loss_before = general_loss(model, general, pad, accelerator, rows)
+    others = {  # prepared, like the run, from the model as loaded; before the seed is set,
+        # so that the run trains exactly as it would without them
+        other.name: prepare(replace(context, data=context.family.load(other)), backbone).test
+        for other in spec.task.transfer_tasks()
+    }
     context.seed()  # the method's random initialisation
     run = prepare(context, backbone)
     model = context.apply_method(model, backbone, "causal_lm")
@@ -49,6 +55,10 @@ def train_and_test(prepare: Prepare, context: RunContext) -> FamilyResult:
     started = time.perf_counter()
     metrics = {"validation": outcome.best_validation, "test": run.test(model)}
     test_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    if others:
+        metrics["transfer"] = {name: test(model) for name, test in others.items()}
+    costs = {"transfer_seconds": time.perf_counter() - started} if others else {}
     if forgetting:
         loss_after = general_loss(run.policy(model), general, pad, accelerator, rows)
         metrics["forgetting"] = {
@@ -56,4 +66,4 @@ def train_and_test(prepare: Prepare, context: RunContext) -> FamilyResult:
             "loss_after": loss_after,
             "rise": loss_after - loss_before,
         }
-    return FamilyResult(metrics, outcome, model, backbone.model, test_seconds)
+    return FamilyResult(metrics, outcome, model, backbone.model, test_seconds, costs=costs)

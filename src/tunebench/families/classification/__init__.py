@@ -34,6 +34,7 @@ class ClassificationTask(TaskSource):
 
     file_fields: ClassVar[tuple[str, ...]] = ("text_column", "text_pair_column", "label_column")
     family_name: ClassVar[str] = "classification"
+    transfers: ClassVar[bool] = True
 
     @property
     def family(self) -> str:
@@ -108,6 +109,17 @@ class Classification(Family):
         from tunebench.families.classification.run import train_and_test
 
         return train_and_test(context)
+
+    def transfer_problem(self, trained: data.TaskData, tested: data.TaskData) -> str | None:
+        """The tested task's labels must be labels the model was trained to predict (by name:
+        a file's labels are its column's values)."""
+        unknown = sorted(set(tested.label_names) - set(trained.label_names))
+        if unknown:
+            return (
+                f"labels {', '.join(map(repr, unknown))} are not among the trained task's "
+                f"({', '.join(map(repr, trained.label_names))}): rename them in the file"
+            )
+        return None
 
     def token_lengths(self, spec, task_data: data.TaskData) -> SplitLengths:
         """Each text (with its pair) tokenised as the run tokenises it."""

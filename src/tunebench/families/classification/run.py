@@ -9,7 +9,7 @@ outputs are cached after the first pass over the training and validation example
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,25 @@ def train_and_test(context: RunContext) -> FamilyResult:
     test_metrics = evaluate(model, test, task.label_names, config, pad, accelerator)
     seconds = time.perf_counter() - started
     metrics = {"validation": outcome.best_validation, "test": test_metrics}
-    return FamilyResult(metrics, outcome, accelerator.unwrap_model(model), backbone.model, seconds)
+    started, others = time.perf_counter(), spec.task.transfer_tasks()
+    transfer = {other.name: _tested_on(context, model, backbone, other) for other in others}
+    costs = {"transfer_seconds": time.perf_counter() - started} if transfer else {}
+    if transfer:
+        metrics["transfer"] = transfer
+    trained = accelerator.unwrap_model(model)
+    return FamilyResult(metrics, outcome, trained, backbone.model, seconds, costs=costs)
+
+
+def _tested_on(context: RunContext, model: nn.Module, backbone: Backbone, other) -> dict:
+    """The trained model's metrics on another task's test split, its labels mapped by name
+    onto the trained task's (the store keeps only the trained task's per-example values)."""
+    trained, config = context.data, context.spec.training
+    tested = context.family.load(other)
+    to_trained = [trained.label_names.index(name) for name in tested.label_names]
+    split = replace(tested.test, labels=[to_trained[label] for label in tested.test.labels])
+    encoded = encode(split, backbone.tokenizer, config.max_length)
+    pad = backbone.tokenizer.pad_token_id
+    return evaluate(model, encoded, trained.label_names, config, pad, context.accelerator)
 
 
 def build_classifier(backbone: Backbone, num_labels: int, pooling: str) -> SequenceClassifier:

@@ -35,6 +35,7 @@ class GenerationTask(TaskSource):
 
     file_fields: ClassVar[tuple[str, ...]] = ("prompt_column", "response_column")
     family_name: ClassVar[str] = "generation"
+    transfers: ClassVar[bool] = True
 
 
 GenerationTask.builtins = {

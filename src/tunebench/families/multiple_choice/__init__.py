@@ -27,6 +27,7 @@ class ChoiceTask(TaskSource):
 
     file_fields: ClassVar[tuple[str, ...]] = ("question_column", "options_column", "label_column")
     family_name: ClassVar[str] = "multiple_choice"
+    transfers: ClassVar[bool] = True
 
 
 def _builtin(description: str, target: str, folder: str, loader) -> BuiltinTask:

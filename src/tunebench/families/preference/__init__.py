@@ -32,6 +32,7 @@ class PreferenceTask(TaskSource):
 
     file_fields: ClassVar[tuple[str, ...]] = ("prompt_column", "chosen_column", "rejected_column")
     family_name: ClassVar[str] = "preference"
+    transfers: ClassVar[bool] = True
 
 
 PreferenceTask.builtins = {
