@@ -80,31 +80,30 @@ def _spec(study, task, family, cell: Cell, v: int, variant, point: Point, seed: 
 def _swept_task(task, overrides: dict[str, Any]):
     """The task with a sweep point's `task.<setting>` values (a data-size curve sweeps
     `task.max_train_samples`)."""
-    if not overrides:
-        return task
-    unknown = set(overrides) - set(type(task).model_fields)
-    if unknown:
-        raise UserError(
-            f"sweep.space.task.{sorted(unknown)[0]}: task {task.name!r} has no such setting "
-            f"(its settings: {', '.join(type(task).model_fields)})"
-        )
-    try:
-        return type(task).model_validate({**task.model_dump(), **overrides})
-    except ValidationError as error:
-        raise UserError(f"sweep.space (task {task.name!r}): {describe(error)}") from error
+    where = f"task {task.name!r}"
+    return _swept("task", task, overrides, where, type(task).model_validate)
 
 
 def _swept_method(method, overrides: dict[str, Any], where: str):
+    return _swept(
+        "method", method, overrides, f"{where} ({method.name})", _method_adapter.validate_python
+    )
+
+
+def _swept(section: str, config, overrides: dict[str, Any], where: str, validate):
+    """`config` with a sweep point's overrides of its `section`, validated again; one error
+    naming the setting for an unknown setting or a bad value."""
     if not overrides:
-        return method
-    unknown = set(overrides) - set(type(method).model_fields)
+        return config
+    fields = type(config).model_fields
+    unknown = set(overrides) - set(fields)
     if unknown:
         raise UserError(
-            f"sweep.space.method.{sorted(unknown)[0]}: {where} ({method.name}) "
-            f"has no such setting (its settings: {', '.join(type(method).model_fields)})"
+            f"sweep.space.{section}.{sorted(unknown)[0]}: {where} has no such setting "
+            f"(its settings: {', '.join(fields)})"
         )
     try:
-        return _method_adapter.validate_python({**method.model_dump(), **overrides})
+        return validate({**config.model_dump(), **overrides})
     except ValidationError as error:
         raise UserError(f"sweep.space ({where}): {describe(error)}") from error
 
