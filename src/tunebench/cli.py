@@ -84,6 +84,7 @@ app.command("export")(export_commands.export)
 app.command("predict")(export_commands.predict)
 app.command("results")(report_commands.results)
 app.command("report")(report_commands.report)
+app.command("import")(report_commands.import_runs)
 app.command("recommend")(report_commands.recommend)
 app.command("plan")(plan_commands.plan)
 

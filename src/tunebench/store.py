@@ -242,6 +242,24 @@ class ResultsStore:
             raise KeyError(f"run {run_id!r} was never started in {self.path}")
         return cursor.rowcount == 1
 
+    def add(self, record: RunRecord) -> bool:
+        """Record a run finished elsewhere (an exported record) as it was, unless this store
+        already holds it completed; returns whether it was added."""
+        with self._transaction():
+            if self.status(record.run_id) == "completed":
+                return False
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO runs ({COLUMNS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *(record.run_id, record.study, record.status, record.reason),
+                    *(record.backbone, record.task, record.method, record.seed),
+                    *map(dumps, (record.config, record.metrics, record.costs, record.provenance)),
+                    *(dumps(record.history), record.started_at, record.finished_at),
+                ),
+            )
+        return True
+
     def status(self, run_id: str) -> str | None:
         """The run's status, or None if it was never started."""
         row = self._conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()

@@ -39,6 +39,34 @@ def results(
                 console.print(render_terminal(table))
 
 
+def import_runs(
+    runs_file: Annotated[
+        Path, typer.Argument(help="A JSON list of runs, as `results -f json` writes.")
+    ],
+    study_dir: Annotated[Path, typer.Argument(help="The study folder whose store receives them.")],
+) -> None:
+    """Add exported runs (`tunebench results DIR -f json`, a report's runs.json, docs/data/*.json)
+    to a study's results store, so that the study resumes on another machine without running
+    them again. Completed runs only; a run the store already holds completed is left as it is."""
+    from tunebench.records import RunRecord
+    from tunebench.store import ResultsStore
+
+    try:
+        items = json.loads(runs_file.read_text())
+        records = [RunRecord(**item) for item in items]
+    except (OSError, ValueError, TypeError) as error:
+        raise UserError(f"{runs_file}: not a JSON list of exported runs ({error})") from None
+    completed = [r for r in records if r.status == "completed"]
+    study_dir.mkdir(parents=True, exist_ok=True)
+    with ResultsStore(study_dir / "results.sqlite") as store:
+        added = sum(store.add(record) for record in completed)
+    console.print(
+        f"{runs_file}: {added} runs added to {study_dir / 'results.sqlite'}, "
+        f"{len(completed) - added} already there, {len(records) - len(completed)} not completed "
+        "(left out)"
+    )
+
+
 def report(
     study_dir: StudyDir,
     output: Annotated[
