@@ -7,9 +7,10 @@ each step is timed. It records the mean step time of each epoch (the first step 
 is left out: the gap across an epoch boundary holds the validation pass). The first epoch is
 slower twice over: every new batch shape pays once for kernel selection and allocation (a
 one-off cost: the second epoch repeats the shapes), and a run that caches its frozen prefix
-builds the cache (a per-epoch cost: later epochs skip those blocks). It also records the
-validation and test seconds per row, what loading and setting up cost, the peak memory, the
-trainable parameters and the checkpoint size.
+builds the cache (a per-epoch cost: later epochs skip those blocks). It also records each
+validation pass and the test pass, the padded tokens of its timed steps and passes
+(lengths.py), what loading and setting up cost, the peak memory, the trainable parameters
+and the checkpoint size.
 
 Probes run in one child process, in the study's order, as a study's own runs share one process
 (memory a run leaves behind counts in the next run's peak, in the study and in its probe
