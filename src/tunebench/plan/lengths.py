@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tunebench.families.base import SplitLengths
 from tunebench.families.registry import family_for
 from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
@@ -39,11 +40,18 @@ def run_tokens(spec: RunSpec, data: Any, probe: bool = False) -> TokenCounts | N
     """`spec`'s padded tokens on `data` (its family's loaded splits), or with `probe` those of
     the probe's timed steps; None where the family does not count tokens (the plan then
     scales by rows)."""
-    lengths = family_for(spec.task).token_lengths(spec, data)
+    training = spec.training or TrainingConfig()
+    key = (spec.backbone, spec.task.model_dump_json(), training.max_length)
+    if key not in _LENGTHS:  # a study's runs share their data: tokenise it once
+        _LENGTHS[key] = family_for(spec.task).token_lengths(spec, data)
+    lengths = _LENGTHS[key]
     if lengths is None:
         return None
-    training = spec.training or TrainingConfig()
     return token_counts(lengths.train, lengths.validation, lengths.test, training, spec.seed, probe)
+
+
+_LENGTHS: dict[tuple, SplitLengths | None] = {}
+"""(backbone, task, max length) -> the tokens per example of each split, in this process."""
 
 
 def token_counts(
