@@ -46,6 +46,12 @@ class Column:
     definition: Metric | None = None
 
 
+def test_value(run: RunRecord, column: Column) -> float | None:
+    """The run's test value of a task column's metric, in % where the table shows %."""
+    value = run.metrics.get("test", {}).get(column.metric)
+    return None if value is None else value * (100 if column.percent else 1)
+
+
 COSTS = {
     "train_seconds": Column("train_seconds", "train time", True),
     "peak_host_mb": Column("peak_host_mb", "peak RAM MB", True),

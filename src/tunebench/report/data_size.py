@@ -17,8 +17,8 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 
 from tunebench.records import RunRecord
-from tunebench.report.cells import Column
-from tunebench.report.plots import label
+from tunebench.report.cells import Column, test_value
+from tunebench.report.plots import axis_title, label
 from tunebench.report.table import ReportTable
 
 
@@ -36,14 +36,13 @@ def data_size_figures(table: ReportTable) -> list[go.Figure]:
         if len({train_rows(run) for run in runs} - {None}) < 2:
             continue
         column = columns[0]
-        direction = "lower" if column.lower_is_better else "higher"
         figures.append(
             _curves(
                 table,
                 columns,
-                _test_metric(column),
+                lambda run, column=column: test_value(run, column),
                 f"{task}: test {column.metric} against training rows",
-                f"{column.metric} ({direction} is better)",
+                axis_title(column),
             )
         )
         figures.append(
@@ -109,14 +108,3 @@ def _curves(
         height=440,
     )
     return figure
-
-
-def _test_metric(column: Column) -> Callable[[RunRecord], float | None]:
-    """A run's test value of the column's metric, in % where the table shows %."""
-    scale = 100 if column.percent else 1
-
-    def value(run: RunRecord) -> float | None:
-        found = run.metrics.get("test", {}).get(column.metric)
-        return None if found is None else found * scale
-
-    return value

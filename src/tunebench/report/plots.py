@@ -74,7 +74,7 @@ def cost_figure(table: ReportTable, column: Column) -> go.Figure:
             col=k,
         )
         figure.update_xaxes(title_text=title, type="log" if log else "linear", row=1, col=k)
-    figure.update_yaxes(title_text=_axis(column), row=1, col=1)
+    figure.update_yaxes(title_text=axis_title(column), row=1, col=1)
     figure.update_layout(title=f"{column.key}: quality against cost", height=420)
     return figure
 
@@ -118,7 +118,7 @@ def interval_figure(table: ReportTable, column: Column) -> go.Figure:
     figure.update_layout(
         title=f"{column.key}: {column.metric} per row, 95% confidence interval over seeds "
         "(grey: no better than trivial)",
-        yaxis={"title": _axis(column), "range": fitted_range(means, half_widths)},
+        yaxis={"title": axis_title(column), "range": fitted_range(means, half_widths)},
         height=420,
     )
     return figure
@@ -154,6 +154,7 @@ def loss_figure(table: ReportTable, column: Column) -> go.Figure:
     return figure
 
 
-def _axis(column: Column) -> str:
+def axis_title(column: Column) -> str:
+    """`accuracy (%), higher is better`: a task column's metric as an axis title."""
     arrow = "lower is better" if column.lower_is_better else "higher is better"
     return f"{column.metric}{' (%)' if column.percent else ''}, {arrow}"

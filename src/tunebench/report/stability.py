@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from tunebench.report.cells import Column
+from tunebench.report.cells import Column, test_value
 from tunebench.report.markdown import escape
-from tunebench.report.plots import label
+from tunebench.report.plots import axis_title, label
 from tunebench.report.table import ReportTable
 
 
@@ -39,14 +39,10 @@ class Spread:
 
 def spreads(table: ReportTable, column: Column) -> list[Spread]:
     """Each row's seeds in `column`, for rows with at least two."""
-    scale = 100 if column.percent else 1
     found = []
     for row in table.rows:
-        values = [
-            run.metrics["test"][column.metric] * scale
-            for run in row.by_column.get(column.key, [])
-            if run.metrics.get("test", {}).get(column.metric) is not None
-        ]
+        runs = row.by_column.get(column.key, [])
+        values = [v for run in runs if (v := test_value(run, column)) is not None]
         if len(values) >= 2:
             found.append(Spread(label(table, row), values))
     return found
@@ -81,10 +77,9 @@ def stability_figure(table: ReportTable, column: Column) -> go.Figure | None:
     figure = go.Figure()
     for spread in found:
         figure.add_trace(go.Box(y=spread.values, name=spread.label, boxpoints="all"))
-    direction = "lower" if column.lower_is_better else "higher"
     figure.update_layout(
         title=f"{column.key}: test {column.metric} over seeds (every run a point)",
-        yaxis_title=f"{column.metric} ({direction} is better)",
+        yaxis_title=axis_title(column),
         showlegend=False,
         height=440,
     )

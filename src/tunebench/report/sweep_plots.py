@@ -15,7 +15,7 @@ from collections import defaultdict
 import plotly.graph_objects as go
 
 from tunebench.records import RunRecord
-from tunebench.report.cells import Column
+from tunebench.report.cells import Column, test_value
 from tunebench.report.table import ReportTable
 
 SECTIONS = ("method", "training")
@@ -42,7 +42,7 @@ def sweep_figures(table: ReportTable, column: Column) -> list[go.Figure]:
         run
         for row in table.rows
         for run in row.by_column.get(column.key, [])
-        if _metric(run, column) is not None
+        if test_value(run, column) is not None
     ]
     return [_figure(runs, key, column) for key in varied_settings(runs)]
 
@@ -58,11 +58,11 @@ def _figure(runs: list[RunRecord], key: str, column: Column) -> go.Figure:
         for run in mine:
             x = _value(run, key) if numeric else _text(_value(run, key))
             xs.append(x)
-            by_value[json.dumps(x)].append(_metric(run, column))
+            by_value[json.dumps(x)].append(test_value(run, column))
         figure.add_trace(
             go.Scatter(
                 x=xs,
-                y=[_metric(run, column) for run in mine],
+                y=[test_value(run, column) for run in mine],
                 mode="markers",
                 name=f"{method}: runs",
                 opacity=0.5,
@@ -97,9 +97,3 @@ def _value(run: RunRecord, key: str):
 
 def _text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _metric(run: RunRecord, column: Column) -> float | None:
-    value = run.metrics.get("test", {}).get(column.metric)
-    scale = 100 if column.percent else 1
-    return None if value is None else value * scale
