@@ -161,3 +161,16 @@ def test_a_probe_shared_by_runs_counts_once_in_the_plans_cost(tiny_assets, tmp_p
     assert "probes: 3 run now for 6 runs, 30.0 s" in summary(predictions, 1, "local")
     cached = [replace(p, probe_key=None) for p in predictions]
     assert "probes:" not in summary(cached, 1, "local")
+
+
+def test_the_total_says_which_runs_it_counts(tiny_assets, tmp_path):
+    """Runs without a prediction are not counted as free: the total names the runs it covers,
+    and is unknown when none has a prediction."""
+    specs = expand(load_study(_study(tiny_assets, tmp_path)))
+    costs = {**dict.fromkeys(COSTS, 1.0), "wall_seconds": 30.0}
+    unknown = {**costs, "wall_seconds": None}
+    known = [Prediction(spec, "probe", costs) for spec in specs[:2]]
+    missing = [Prediction(spec, "unknown", unknown) for spec in specs[2:]]
+    assert "total: 1.0 min for the 2 of 6 runs still to run" in summary(known + missing, 1, "l")
+    assert "total: unknown for 4 runs still to run" in summary(missing, 1, "l")
+    assert "total: 1.0 min for 2 runs still to run" in summary(known, 1, "l")

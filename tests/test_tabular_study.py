@@ -12,6 +12,7 @@ from rich.console import Console
 
 from tunebench.errors import UserError
 from tunebench.families.tabular.cells import pipeline_label
+from tunebench.families.tabular.config import DEFAULT_SEARCH_RATES
 from tunebench.families.tabular.data import distinct_texts
 from tunebench.families.tabular.load import load_tabular_task
 from tunebench.methods import METHODS
@@ -138,6 +139,27 @@ def test_two_step_costs_both_steps_and_trains_step_one_once(finished):
         if run.config["pipeline"] != "two_step":
             assert len(run.costs["step_seconds"]) == 1
             assert run.costs["step_seconds"][0] == pytest.approx(run.costs["train_seconds"])
+
+
+@pytest.mark.real
+def test_torch_downstream_models_pick_their_rate_on_validation(finished):
+    """The default `learning_rate: search`: each candidate trained and recorded, the kept rate
+    best on validation (RMSE); one_step searches on its starting encoder's features and costs
+    the search in its training time."""
+    _, out, _ = finished
+    for run in records(out):
+        if run.config["downstream"]["name"] == "gbdt":
+            assert "learning_rate_search" not in run.costs
+            continue
+        search = run.costs["learning_rate_search"]
+        assert [entry["learning_rate"] for entry in search] == list(DEFAULT_SEARCH_RATES)
+        best = min(entry["validation"] for entry in search)
+        kept = [e["learning_rate"] for e in search if e["validation"] == best]
+        assert run.costs["downstream_learning_rate"] in kept
+        if run.config["pipeline"] == "one_step":
+            assert 0 < run.costs["rate_search_seconds"] < run.costs["train_seconds"]
+        else:
+            assert run.metrics["validation"]["rmse"] == best
 
 
 @pytest.mark.real

@@ -82,8 +82,11 @@ def summary(predictions: list[Prediction], workers: int, executor: str) -> str:
     unknown = [p for p in pending if p.costs.get("wall_seconds") is None]
     probed = {p.probe_key: p.probe_seconds for p in predictions if p.probe_key}
     too_big = [p for p in pending if fits(p, workers) is False]
+    known = len(pending) - len(unknown)
+    total = format_seconds([seconds]) if known else "unknown"
+    counted = f"the {known} of {len(pending)}" if unknown and known else f"{len(pending)}"
     lines = [
-        f"total: {format_seconds([seconds])} for {len(pending)} runs still to run "
+        f"total: {total} for {counted} runs still to run "
         f"({executor} executor, {workers} at a time); {len(predictions) - len(pending)} done."
     ]
     if unknown:

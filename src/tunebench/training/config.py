@@ -56,11 +56,12 @@ ADDED_LATER = {
     "training": {"gradient_checkpointing": False, "validate_every_epochs": 1, "compile": False},
     "adapter": {"non_linearity": None},
     "task": {"eval_tasks": []},
+    "downstream_training": {"search_rates": [1e-4, 3e-4, 1e-3, 3e-3]},
 }
 """Settings added after stores held runs, with the value that means "as before": per section,
-`training`, `task` or a method's name. A run's id leaves such a setting out at that value, so
-the runs recorded before it existed keep their ids (tests/test_examples.py checks the ids of
-the runs in docs/data)."""
+`training`, `task`, `downstream_training` (tabular) or a method's name. A run's id leaves such
+a setting out at that value, so the runs recorded before it existed keep their ids
+(tests/test_examples.py checks the ids of the runs in docs/data)."""
 SAME_AS_BEFORE = {("training", "gradient_checkpointing", "auto")}
 """Defaults that replaced an ADDED_LATER value and compute the same results (checkpointing
 changes a run's cost, never its gradients): a run's id leaves them out too, so that runs
@@ -68,8 +69,8 @@ recorded before keep their ids."""
 
 
 def identity(spec: dict[str, Any]) -> dict[str, Any]:
-    """A run spec's JSON dump as its id hashes it: `training`, `task` and `method` without the
-    ADDED_LATER settings that keep their old value."""
+    """A run spec's JSON dump as its id hashes it: `training`, `task`, `downstream_training` and
+    `method` without the ADDED_LATER settings that keep their old value."""
     spec = dict(spec)
     for key, section in _sections(spec):
         added = ADDED_LATER.get(section, {})
@@ -98,7 +99,12 @@ def _same_as_before(section: str | None, setting: str, value: Any) -> bool:
 
 def _sections(spec: dict[str, Any]) -> tuple[tuple[str, str | None], ...]:
     """(key in the spec, its section in ADDED_LATER)."""
-    return (("training", "training"), ("task", "task"), ("method", _method_name(spec)))
+    return (
+        ("training", "training"),
+        ("task", "task"),
+        ("downstream_training", "downstream_training"),
+        ("method", _method_name(spec)),
+    )
 
 
 def _method_name(spec: dict[str, Any]) -> str | None:

@@ -4,11 +4,12 @@ the role of each column (numeric, categorical, text, target)."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
@@ -86,14 +87,21 @@ def _as_list(value: list[str] | str | None) -> list[str]:
     return value if isinstance(value, list) else [value] if value is not None else []
 
 
+DEFAULT_SEARCH_RATES = (1e-4, 3e-4, 1e-3, 3e-3)
+"""The FT-Transformer paper's fixed rate and three larger ones, a factor of about 3 apart."""
+
+
 class DownstreamTrainingConfig(BaseModel):
-    """Training of a torch downstream model on fixed features. Defaults: the FT-Transformer
-    paper's (AdamW 1e-4, weight decay 1e-5, patience 16)."""
+    """Training of a torch downstream model on fixed features: the FT-Transformer paper's
+    protocol (AdamW, weight decay 1e-5, patience 16) at a learning rate picked on the validation
+    split from `search_rates` (`learning_rate: search`, the default; see rate_search.py), or at
+    the one rate given (`learning_rate: 1e-4` is the paper's and the default before the search)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     max_epochs: PositiveInt = 100
     patience: PositiveInt = 16
     batch_size: PositiveInt = 256
     eval_batch_size: PositiveInt = 4096
-    learning_rate: PositiveFloat = 1e-4
+    learning_rate: PositiveFloat | Literal["search"] = "search"
+    search_rates: tuple[PositiveFloat, ...] = Field(DEFAULT_SEARCH_RATES, min_length=1)
     weight_decay: NonNegativeFloat = 1e-5

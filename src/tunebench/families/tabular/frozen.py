@@ -22,15 +22,14 @@ from tunebench.families.tabular.data import TabularData, TabularSplit, distinct_
 from tunebench.families.tabular.embeddings import EmbeddingCache, encode_with
 from tunebench.families.tabular.models import DOWNSTREAM_MODELS, GBDTConfig
 from tunebench.families.tabular.models.gbdt import fit_gbdt, predict
+from tunebench.families.tabular.rate_search import fit_at_best_rate
 from tunebench.families.tabular.train import (
     DownstreamTrainingConfig,
     Features,
     evaluate_downstream,
-    train_downstream,
 )
 from tunebench.models.fingerprint import weights_fingerprint
 from tunebench.models.heads import Pooling
-from tunebench.training.costs import validation_seconds
 from tunebench.training.loop import StepCallback, TrainOutcome
 from tunebench.training.metrics import classification_metrics, regression_metrics
 
@@ -127,31 +126,36 @@ def _fit_torch(data, downstream, features, training, seed, accelerator, on_step)
     import torch
 
     train, validation, test = features["train"], features["validation"], features["test"]
-    torch.manual_seed(seed)
-    model = DOWNSTREAM_MODELS[downstream.name].build(
-        downstream,
-        n_num=train.numeric.shape[1],
-        cat_cardinalities=data.cardinalities,
-        text_dims=[t.shape[1] for t in train.texts],
-        d_out=data.d_out,
-    )
+
+    def build() -> nn.Module:
+        torch.manual_seed(seed)
+        return DOWNSTREAM_MODELS[downstream.name].build(
+            downstream,
+            n_num=train.numeric.shape[1],
+            cat_cardinalities=data.cardinalities,
+            text_dims=[t.shape[1] for t in train.texts],
+            d_out=data.d_out,
+        )
+
     scale = (data.target_mean, data.target_std, data.label_names)
-    problem = data.problem
-    outcome = train_downstream(
-        model, problem, train, validation, training, seed, accelerator, *scale, on_step
+    choice = fit_at_best_rate(
+        build, data.problem, train, validation, training, seed, accelerator, scale, on_step
     )
     started = time.perf_counter()
-    test_metrics = evaluate_downstream(model, problem, test, training, *scale)
+    test_metrics = evaluate_downstream(choice.model, data.problem, test, training, *scale)
     test_seconds = time.perf_counter() - started
+    outcome = choice.outcome
     costs = {
-        "train_seconds": outcome.train_seconds,
-        "eval_seconds": test_seconds + validation_seconds(outcome),
+        "train_seconds": choice.train_seconds,
+        "eval_seconds": test_seconds + choice.validation_seconds,
         "epochs": sum("validation" in entry for entry in outcome.history),
         "best_epoch": outcome.best_epoch,
-        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "trainable_params": sum(p.numel() for p in choice.model.parameters() if p.requires_grad),
+        "downstream_learning_rate": choice.learning_rate,
+        **({"learning_rate_search": choice.search} if len(choice.search) > 1 else {}),
     }
     metrics = {"validation": outcome.best_validation, "test": test_metrics}
-    return PipelineOutcome(metrics, costs, outcome.history, test_seconds, model, outcome)
+    return PipelineOutcome(metrics, costs, outcome.history, test_seconds, choice.model, outcome)
 
 
 def _fit_trees(data, downstream, train, validation, test, seed) -> PipelineOutcome:

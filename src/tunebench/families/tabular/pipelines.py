@@ -89,7 +89,8 @@ def _frozen(context: RunContext, run: TabularRun) -> FamilyResult:
 
 def _one_step(context: RunContext, run: TabularRun) -> FamilyResult:
     data: TabularData = context.data
-    backbone, encoder, _ = encoder_with_method(context)
+    backbone, encoder, pooling = encoder_with_method(context)
+    rate, search = _joint_rate(context, run, backbone, encoder, pooling)
     width = encoder.config.hidden_size
     downstream = DOWNSTREAM_MODELS[run.downstream.name].build(
         run.downstream,
@@ -102,16 +103,18 @@ def _one_step(context: RunContext, run: TabularRun) -> FamilyResult:
     tuned = [p for p in encoder.parameters() if p.requires_grad]
     decay = context.spec.training.weight_decay
     groups = context.method_groups(encoder) or [{"params": tuned, "weight_decay": decay}]
-    groups += _downstream_groups(downstream, run.downstream_training)
+    groups += _downstream_groups(downstream, run.downstream_training, rate)
     joint = train_jointly(context, model, backbone.tokenizer, groups)
     costs = {
         **joint.costs,
+        **search,
         "lm_trainable_params": sum(p.numel() for p in tuned),
         "downstream_params": sum(p.numel() for p in downstream.parameters()),
         "total_params": total_params(model),
-        "downstream_learning_rate": run.downstream_training.learning_rate,
-        "step_seconds": [joint.costs["train_seconds"]],
+        "downstream_learning_rate": rate,
+        "step_seconds": [search.get("rate_search_seconds", 0.0) + joint.costs["train_seconds"]],
     }
+    costs["train_seconds"] = sum(costs["step_seconds"])
     return FamilyResult(
         joint.metrics,
         joint.outcome,
@@ -121,6 +124,26 @@ def _one_step(context: RunContext, run: TabularRun) -> FamilyResult:
         token_model=encoder,
         costs=costs,
     )
+
+
+def _joint_rate(context, run, backbone, encoder, pooling) -> tuple[float, dict]:
+    """The downstream model's rate in joint training, and the search that chose it.
+
+    A search of joint fine-tunings would cost one fine-tuning per candidate, so one_step searches
+    on the features of the encoder it starts from (a frozen pipeline's run: one embedding pass
+    and a downstream training per candidate) and trains jointly at the rate that wins there.
+    """
+    settings = run.downstream_training
+    if settings.learning_rate != "search":
+        return settings.learning_rate, {}
+    encoder.to(context.accelerator.device)
+    outcome = _embed_and_train(context, run, backbone, encoder, pooling)
+    seconds = outcome.costs["embed_seconds"] + outcome.costs["downstream_train_seconds"]
+    search = {
+        "rate_search_seconds": seconds,
+        "learning_rate_search": outcome.costs.get("learning_rate_search", []),
+    }
+    return outcome.costs["downstream_learning_rate"], search
 
 
 def _two_step(context: RunContext, run: TabularRun) -> FamilyResult:
@@ -192,7 +215,9 @@ def _result(outcome: PipelineOutcome, step_seconds: list[float]) -> FamilyResult
     )
 
 
-def _downstream_groups(downstream: nn.Module, settings: DownstreamTrainingConfig) -> list[dict]:
+def _downstream_groups(
+    downstream: nn.Module, settings: DownstreamTrainingConfig, rate: float
+) -> list[dict]:
     """The downstream model's parameters at its own learning rate and weight decay (the
     FT-Transformer's tokenizer, norms and biases without decay, as in its paper)."""
     if isinstance(downstream, FTTransformerWithText):
@@ -201,7 +226,7 @@ def _downstream_groups(downstream: nn.Module, settings: DownstreamTrainingConfig
         groups = [{"params": list(downstream.parameters())}]
     for group in groups:
         group.setdefault("weight_decay", settings.weight_decay)
-        group["lr"] = settings.learning_rate
+        group["lr"] = rate
     return groups
 
 
