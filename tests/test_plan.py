@@ -174,3 +174,45 @@ def test_the_total_says_which_runs_it_counts(tiny_assets, tmp_path):
     assert "total: 1.0 min for the 2 of 6 runs still to run" in summary(known + missing, 1, "l")
     assert "total: unknown for 4 runs still to run" in summary(missing, 1, "l")
     assert "total: 1.0 min for 2 runs still to run" in summary(known, 1, "l")
+
+
+DECODER_ROWS = {
+    "generation": [
+        {"prompt": f"say {'a' * (i % 7)}", "response": "b" * (i % 5 + 1)} for i in range(40)
+    ],
+    "multiple_choice": [
+        {"question": f"pick {'c' * (i % 6)}", "options": ["x", "yy", "zzz"], "label": i % 3}
+        for i in range(40)
+    ],
+    "preference": [
+        {"prompt": f"p{'q' * (i % 4)}", "chosen": "g" * (i % 3 + 1), "rejected": "bb"}
+        for i in range(40)
+    ],
+}
+
+
+@pytest.mark.parametrize("family", sorted(DECODER_ROWS))
+def test_decoder_token_lengths_are_the_training_batches_own(family, tiny_assets, tmp_path):
+    """The plan counts a decoder run's tokens as its family's `prepare` builds its batches."""
+    from tunebench.families.registry import FAMILIES
+    from tunebench.models.backbones import load_causal_lm
+
+    from tiny import tiny_context
+
+    path = tmp_path / "task.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in DECODER_ROWS[family]))
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        f"name: lengths\nbackbones: [{tiny_assets / 'lm'}]\nmethods: [lora]\n"
+        f"tasks: [{{name: t, family: {family}, path: {path}}}]\n"
+        "training: {batch_size: 4, max_length: 24}\n"
+    )
+    (spec,) = expand(load_study(study))
+    data = FAMILIES[family].load(spec.task)
+    lengths = FAMILIES[family].token_lengths(spec, data)
+    context = tiny_context(spec.training, "lora", family=family)
+    context.spec, context.data = spec, data
+    run = FAMILIES[family].prepare(context, load_causal_lm(spec.backbone))
+    assert lengths.train == list(run.batches.lengths)
+    assert len(set(lengths.train)) > 1 and max(lengths.train) <= 24
+    assert min(len(lengths.validation), len(lengths.test)) > 0

@@ -75,5 +75,8 @@ class Generation(CausalLMFamily):
 
         return prepare(context, backbone)
 
+    def sequence_lengths(self, renderer, split, max_length, train):
+        return renderer.encode(split.prompts, split.responses, max_length).lengths()
+
 
 FAMILY = Generation()

@@ -75,5 +75,15 @@ class MultipleChoice(CausalLMFamily):
 
         return prepare(context, backbone)
 
+    def prompt_format(self, task) -> str:
+        return "cloze"
+
+    def sequence_lengths(self, renderer, split, max_length, train):
+        from tunebench.families.multiple_choice.run import option_sequences, right_options
+
+        if train:
+            return renderer.encode(split.contexts, right_options(split), max_length).lengths()
+        return option_sequences(split, renderer, max_length).lengths()
+
 
 FAMILY = MultipleChoice()

@@ -27,8 +27,7 @@ def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
     config = spec.training
     renderer = Renderer(backbone.tokenizer, "cloze")
     pad = backbone.tokenizer.pad_token_id
-    right = [opts[label] for opts, label in zip(data.train.options, data.train.labels, strict=True)]
-    train = renderer.encode(data.train.contexts, right, config.max_length)
+    train = renderer.encode(data.train.contexts, right_options(data.train), config.max_length)
     batches, loader = train_loader(train, config, spec.seed, pad)
     validation = option_sequences(data.validation, renderer, config.max_length)
     test = option_sequences(data.test, renderer, config.max_length)
@@ -42,6 +41,11 @@ def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
         return evaluate
 
     return CausalRun(batches, loader, scorer(data.validation, validation), scorer(data.test, test))
+
+
+def right_options(split: ChoiceSplit) -> list[str]:
+    """Each question's right option: what fine-tuning trains on."""
+    return [opts[label] for opts, label in zip(split.options, split.labels, strict=True)]
 
 
 def option_sequences(split: ChoiceSplit, renderer: Renderer, max_length: int) -> Sequences:

@@ -66,5 +66,15 @@ class Preference(CausalLMFamily):
 
         return prepare(context, backbone)
 
+    def sequence_lengths(self, renderer, split, max_length, train):
+        """A training row is a pair padded to its longer response; scoring runs both."""
+        chosen, rejected = (
+            renderer.encode(split.prompts, answers, max_length).lengths()
+            for answers in (split.chosen, split.rejected)
+        )
+        if train:
+            return [max(pair) for pair in zip(chosen, rejected, strict=True)]
+        return chosen + rejected
+
 
 FAMILY = Preference()
