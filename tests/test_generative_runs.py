@@ -98,6 +98,9 @@ def test_every_method_runs_on_every_family(folder, tmp_path):
         expected = EXPECTED_TEST_METRICS[run.task]
         if run.method == "frozen":  # zero-shot: nothing trained, no implicit reward
             assert run.costs["steps"] == 0 and run.costs["trainable_params"] == 0
+            # its one validation pass counts in its evaluation time, as a trained run's do
+            (entry,) = run.history
+            assert 0 < entry["validation_seconds"] < run.costs["eval_seconds"]
             expected = expected - {"reward_accuracy", "reward_margin"}
         else:
             assert run.costs["steps"] > 0 and run.costs["trainable_params"] > 0

@@ -81,12 +81,17 @@ def test_token_counts_are_the_loops_own_padded_batches():
 
 def test_evaluation_scales_with_padded_tokens_and_validation_passes():
     training = TrainingConfig(epochs=4, validate_every_epochs=2)
-    probe = Probe("completed", validation_seconds=(1.0, 0.5), test_seconds=2.0)
+    probe = Probe(
+        "completed", step_seconds=(0.2, 0.1), validation_seconds=(1.0, 0.5), test_seconds=2.0
+    )
     probed = TokenCounts(per_step=100, largest_batch=200, widest=20, validation=500, test=1000)
     run = TokenCounts(per_step=100, largest_batch=200, widest=20, validation=3000, test=4000)
     # two validation passes (after epochs 2 and 4): the first at the probe's first pass's 1 s
     # per 500 tokens, the second at its last's 0.5 s; the test pass at 2 s per 1,000 tokens
     assert _eval_seconds(probe, training, None, run, probed) == pytest.approx(6 + 3 + 8)
+    # a zero-shot run (nothing trained: no steps) validates once, whatever its epochs
+    zero_shot = Probe("completed", validation_seconds=(1.0,), test_seconds=2.0)
+    assert _eval_seconds(zero_shot, training, None, run, probed) == pytest.approx(6 + 8)
 
 
 def test_the_activations_of_a_longer_largest_batch_are_added_to_the_probes_peak():

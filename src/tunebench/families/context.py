@@ -10,6 +10,7 @@ where the batches allow it, and the zero-shot case). A problem the user should s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +158,9 @@ class RunContext:
 
         def run() -> TrainOutcome:
             if not trains:
-                return zero_shot(validate(model))
+                started = time.perf_counter()
+                validation = validate(model)
+                return zero_shot(validation, time.perf_counter() - started)
             return fit(
                 model,
                 batches,

@@ -155,6 +155,8 @@ def _eval_seconds(
         e == training.epochs - 1 or (e + 1) % training.validate_every_epochs == 0
         for e in range(training.epochs)
     )
+    if not probe.step_seconds and not probe.train_seconds:
+        passes = 1  # a zero-shot run validates once, whatever its epochs
     if not (run and probed and probed.validation and probed.test and probe.validation_seconds):
         return probe.test_seconds_per_row * (len(data.validation.ids) * passes + len(data.test.ids))
     first, last = probe.validation_seconds[0], probe.validation_seconds[-1]

@@ -41,7 +41,7 @@ PROBE_BATCHES = 5
 """Training batches per probe epoch: four timed steps after the first."""
 PROBE_ROWS = 32
 """Validation and test rows a probe scores (each)."""
-PROBE_FORMAT = 5
+PROBE_FORMAT = 6
 """Part of every probe's cache key: a probe recorded by an older tunebench, which measured
 less, is measured again."""
 

@@ -67,9 +67,10 @@ class TrainOutcome:
     """Padded tokens of the batches whose frozen prefix was skipped (read from the cache)."""
 
 
-def zero_shot(validation: dict) -> TrainOutcome:
-    """The outcome of a run that trains nothing: the validation metrics, no steps."""
-    return TrainOutcome(validation, -1, 0, 0.0, 0, 0, 0, [])
+def zero_shot(validation: dict, seconds: float = 0.0) -> TrainOutcome:
+    """The outcome of a run that trains nothing: the validation metrics, no steps; the one
+    validation pass's `seconds` count in its evaluation time as an epoch's would."""
+    return TrainOutcome(validation, -1, 0, 0.0, 0, 0, 0, [{"validation_seconds": seconds}])
 
 
 def with_frozen_prefix(

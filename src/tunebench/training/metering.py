@@ -9,8 +9,12 @@ is computed too. Embedding lookups are not matmuls and are not counted.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import json
 import platform
+import sys
 import threading
 import time
 
@@ -25,7 +29,13 @@ from tunebench.training.prefix_cache import first_trainable_block
 
 
 class PeakHostMemory:
-    """Samples this process's resident memory in a thread; `peak_mb` is the largest seen."""
+    """Samples this process's resident memory in a thread; `peak_mb` is the largest seen.
+
+    On entry it first frees what earlier work in the process left behind (reference cycles,
+    glibc's retained heap), so that a run's peak is its own rather than its predecessor's
+    leftovers: measured, SmolLM2 zero-shot on commonsense_qa peaked at 2,524 MB after a LoRA
+    run on XSum in the same process against 1,415 MB alone.
+    """
 
     def __init__(self, interval_s: float = 0.05):
         self.interval_s = interval_s
@@ -34,6 +44,7 @@ class PeakHostMemory:
         self._process = psutil.Process()
 
     def __enter__(self) -> PeakHostMemory:
+        release_memory()
         self.peak_bytes = self._process.memory_info().rss
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -51,6 +62,15 @@ class PeakHostMemory:
     @property
     def peak_mb(self) -> float:
         return self.peak_bytes / 2**20
+
+
+def release_memory() -> None:
+    """Collect garbage and hand glibc's free heap back to the system (Linux; elsewhere only
+    the collection)."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def machine_peak_flops(device: torch.device) -> float:
