@@ -221,3 +221,21 @@ def test_a_token_study_runs_every_method_and_records_entity_scores(tiny_assets, 
         assert run.costs["trainable_params"] > 0 and run.costs["train_flops"] > 0
     full = runs["full"].metrics["test"]  # it learns the tags (a name, then "in" a place)
     assert full["token_accuracy"] > 0.9 and full["entity_f1"] > 0.8
+
+
+def test_the_plan_counts_each_sentences_sub_tokens_as_the_run_encodes_them(tiny_assets, tmp_path):
+    """`tunebench plan` scales a token-classification probe by the run's own encoded lengths."""
+    from tunebench.families.token_classification import FAMILY
+    from tunebench.models.backbones import load_tokenizer
+    from tunebench.study.expand import expand
+
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY.format(lm=tiny_assets / "lm", path=_jsonl_task(tmp_path)))
+    spec = expand(load_study(path))[0]
+    task = FAMILY.load(spec.task)
+    lengths = FAMILY.token_lengths(spec, task)
+    tokenizer = load_tokenizer(spec.backbone)
+    labels = {name: i for i, name in enumerate(task.label_names)}
+    expected = encode(task.train, tokenizer, labels, spec.training.max_length).lengths()
+    assert lengths.train == expected and len(set(expected)) > 1
+    assert (len(lengths.validation), len(lengths.test)) == (len(task.validation), len(task.test))

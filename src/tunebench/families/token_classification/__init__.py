@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from tunebench.families.base import BuiltinTask, Family, TaskSource
+from tunebench.families.base import BuiltinTask, Family, SplitLengths, TaskSource
 from tunebench.families.token_classification import data
 from tunebench.metrics import Arrays, Metric, metric_table
 
@@ -88,6 +88,18 @@ class TokenClassification(Family):
         from tunebench.families.token_classification.run import train_and_test
 
         return train_and_test(context)
+
+    def token_lengths(self, spec, task_data: data.TokenData) -> SplitLengths:
+        """Each sentence's sub-tokens, as the run encodes it (truncated to max_length)."""
+        from tunebench.families.token_classification.run import encode
+        from tunebench.models.backbones import load_tokenizer
+
+        tokenizer = load_tokenizer(spec.backbone, spec.trust_remote_code)
+        label_ids = {name: i for i, name in enumerate(task_data.label_names)}
+        splits = (task_data.train, task_data.validation, task_data.test)
+        return SplitLengths(
+            *(encode(s, tokenizer, label_ids, spec.training.max_length).lengths() for s in splits)
+        )
 
 
 FAMILY = TokenClassification()
