@@ -10,7 +10,7 @@ from test_tabular_train import ACCELERATOR, build, table
 
 from tunebench.families.tabular.config import DEFAULT_SEARCH_RATES, DownstreamTrainingConfig
 from tunebench.families.tabular.rate_search import candidate_rates, fit_at_best_rate
-from tunebench.families.tabular.train import evaluate_downstream
+from tunebench.families.tabular.train import evaluate_downstream, train_downstream
 from tunebench.training.config import ADDED_LATER, identity
 from tunebench.training.loop import RunFailed
 
@@ -28,9 +28,11 @@ def search(problem: str, rates, max_epochs: int = 6, learning_rate="search"):
         search_rates=rates,
     )
     d_out = 2 if problem == "classification" else 1
-    return fit_at_best_rate(
-        lambda: build("mlp", d_out), problem, train, validation, config, 0, ACCELERATOR, scale
-    )
+
+    def fit(model, settings):
+        return train_downstream(model, problem, train, validation, settings, 0, ACCELERATOR, *scale)
+
+    return fit_at_best_rate(lambda: build("mlp", d_out), fit, config, problem)
 
 
 def test_the_candidate_best_on_validation_is_kept():

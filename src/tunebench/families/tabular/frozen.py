@@ -27,6 +27,7 @@ from tunebench.families.tabular.train import (
     DownstreamTrainingConfig,
     Features,
     evaluate_downstream,
+    train_downstream,
 )
 from tunebench.models.fingerprint import weights_fingerprint
 from tunebench.models.heads import Pooling
@@ -138,9 +139,13 @@ def _fit_torch(data, downstream, features, training, seed, accelerator, on_step)
         )
 
     scale = (data.target_mean, data.target_std, data.label_names)
-    choice = fit_at_best_rate(
-        build, data.problem, train, validation, training, seed, accelerator, scale, on_step
-    )
+
+    def fit(model: nn.Module, settings: DownstreamTrainingConfig) -> TrainOutcome:
+        return train_downstream(
+            model, data.problem, train, validation, settings, seed, accelerator, *scale, on_step
+        )
+
+    choice = fit_at_best_rate(build, fit, training, data.problem)
     started = time.perf_counter()
     test_metrics = evaluate_downstream(choice.model, data.problem, test, training, *scale)
     test_seconds = time.perf_counter() - started

@@ -22,9 +22,8 @@ from torch import nn
 
 from tunebench.families.tabular.config import DownstreamTrainingConfig
 from tunebench.families.tabular.data import Problem
-from tunebench.families.tabular.train import Features, train_downstream
 from tunebench.training.costs import validation_seconds
-from tunebench.training.loop import RunFailed, StepCallback, TrainOutcome
+from tunebench.training.loop import RunFailed, TrainOutcome
 
 
 @dataclass
@@ -49,47 +48,46 @@ def candidate_rates(config: DownstreamTrainingConfig) -> tuple[float, ...]:
     return (config.learning_rate,)
 
 
+Train = Callable[[nn.Module, DownstreamTrainingConfig], TrainOutcome]
+"""(model, settings at one rate) -> its training, best epoch restored (`train_downstream` with
+the run's data, seed and accelerator bound)."""
+
+
 def fit_at_best_rate(
-    build: Callable[[], nn.Module],
-    problem: Problem,
-    train: Features,
-    validation: Features,
-    config: DownstreamTrainingConfig,
-    seed: int,
-    accelerator,
-    scale: tuple,
-    on_step: StepCallback | None = None,
+    build: Callable[[], nn.Module], train: Train, config: DownstreamTrainingConfig, problem: Problem
 ) -> RateChoice:
     """Train a fresh `build()` at each candidate rate and keep the best on validation.
 
     `build` must seed its own initialisation so that every candidate starts from the same
-    weights; `scale` is (target mean, target std, label names) as `train_downstream` takes them.
-    A candidate whose loss diverges is recorded and passed over; the run fails as `diverged`
-    only if every candidate does.
+    weights. A candidate whose loss diverges is recorded and passed over; the run fails as
+    `diverged` only if every candidate does.
     """
     rates = candidate_rates(config)
-    best: RateChoice | None = None
+    best: tuple[dict, nn.Module, TrainOutcome] | None = None
     search: list[dict] = []
     for rate in rates:
         model, started = build(), time.perf_counter()
-        settings = config.model_copy(update={"learning_rate": rate})
         try:
-            outcome = train_downstream(
-                model, problem, train, validation, settings, seed, accelerator, *scale, on_step
-            )
+            outcome = train(model, config.model_copy(update={"learning_rate": rate}))
         except RunFailed as failure:
             if failure.reason != "diverged" or len(rates) == 1:
                 raise
             search.append(_diverged(rate, str(failure), time.perf_counter() - started))
             continue
-        search.append(_candidate(rate, outcome, problem))
-        if best is None or _key(search[-1], problem) > _key(_chosen(best, search), problem):
-            best = RateChoice(model, outcome, rate, search, 0.0, 0.0)
+        search.append(entry := _candidate(rate, outcome, problem))
+        if best is None or _key(entry, problem) > _key(best[0], problem):
+            best = (entry, model, outcome)
     if best is None:
         raise RunFailed("diverged", f"at every candidate learning rate {list(rates)}")
-    best.train_seconds = sum(entry["train_seconds"] for entry in search)
-    best.validation_seconds = sum(entry["validation_seconds"] for entry in search)
-    return best
+    entry, model, outcome = best
+    return RateChoice(
+        model,
+        outcome,
+        entry["learning_rate"],
+        search,
+        train_seconds=sum(e["train_seconds"] for e in search),
+        validation_seconds=sum(e["validation_seconds"] for e in search),
+    )
 
 
 def _candidate(rate: float, outcome: TrainOutcome, problem: Problem) -> dict:
@@ -113,10 +111,6 @@ def _diverged(rate: float, why: str, seconds: float) -> dict:
         "train_seconds": seconds,
         "validation_seconds": 0.0,
     }
-
-
-def _chosen(best: RateChoice, search: list[dict]) -> dict:
-    return next(entry for entry in search if entry["learning_rate"] == best.learning_rate)
 
 
 def _key(entry: dict, problem: Problem) -> tuple:
