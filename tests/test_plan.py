@@ -12,13 +12,14 @@ from test_cli import cli
 
 from tunebench.plan.commands import summary
 from tunebench.plan.lengths import TokenCounts, extra_activation_mb, token_counts
-from tunebench.plan.predict import COSTS, Prediction, _eval_seconds, _train_seconds
-from tunebench.plan.probe import PROBE_BATCHES, PROBE_ROWS, Probe, probe_spec
+from tunebench.plan.predict import COSTS, Prediction, _eval_seconds, _train_seconds, step_time
+from tunebench.plan.probe import PROBE_ROWS, Probe, probe_spec
 from tunebench.records import RunRecord
 from tunebench.study.expand import expand
 from tunebench.study.load import load_study
 from tunebench.training.config import TrainingConfig
 from tunebench.training.data import LengthGroupedBatches
+from tunebench.training.replay import growth_steps, replaying_growth
 
 STUDY = """
 name: planned
@@ -39,7 +40,9 @@ def _study(tiny_assets, tmp_path):
 def test_a_probe_is_the_run_cut_short(tiny_assets, tmp_path):
     spec = expand(load_study(_study(tiny_assets, tmp_path)))[1]
     short = probe_spec(spec)
-    assert short.task.max_train_samples == PROBE_BATCHES * 4
+    # the family counts tokens: the probe keeps the run's training rows (it replays the steps
+    # that grow memory) and cuts evaluation to PROBE_ROWS
+    assert short.task.max_train_samples == spec.task.max_train_samples
     assert short.task.max_eval_samples == PROBE_ROWS
     assert short.training.epochs == 2 and short.training.log_every == 1
     assert (short.backbone, short.method, short.training.max_length) == (
@@ -51,15 +54,30 @@ def test_a_probe_is_the_run_cut_short(tiny_assets, tmp_path):
 
 def test_training_time_is_warm_steps_plus_the_first_epochs_excess():
     training = TrainingConfig(epochs=3, batch_size=16)
-    warm = Probe("completed", step_seconds=(0.5, 0.2))
-    # 1,000 rows: 63 steps per epoch, 189 in all at 0.2 s, plus 4 probe steps' 0.3 s excess
-    assert _train_seconds(warm, training, 1000) == pytest.approx(189 * 0.2 + 4 * 0.3)
-    cached = Probe("completed", step_seconds=(0.5, 0.2), frozen_blocks=4)
-    assert _train_seconds(cached, training, 1000) == pytest.approx(63 * 0.5 + 126 * 0.2)
-    # twice the probe's padded tokens per step: every step twice as long, the one-off excess not
-    assert _train_seconds(warm, training, 1000, 2.0) == pytest.approx(189 * 0.4 + 4 * 0.3)
+    warm = Probe("completed", step_seconds=((0.5, 0.5), (0.2, 0.2)))
+    # 1,000 rows: 63 steps per epoch, 189 in all at 0.2 s, plus the 2 timed steps' 0.3 s excess
+    assert _train_seconds(warm, training, 1000, None, None) == pytest.approx(189 * 0.2 + 2 * 0.3)
+    cached = Probe("completed", step_seconds=((0.5, 0.5), (0.2, 0.2)), frozen_blocks=4)
+    assert _train_seconds(cached, training, 1000, None, None) == pytest.approx(63 * 0.5 + 126 * 0.2)
+    # steps of 100 and 300 padded tokens at 0.2 and 0.4 s warm: 0.1 s + 1 ms per token, so a
+    # run of 200 tokens per step takes 0.3 s a step; the one-off excess is the probe's own
+    timed = Probe("completed", step_seconds=((0.5, 0.5), (0.2, 0.4)))
+    probed = TokenCounts(per_step=200, largest_batch=300, widest=30, validation=0, test=0)
+    probed = replace(probed, timed=(100, 300))
+    run = replace(probed, per_step=200.0, timed=())
+    expected = 189 * 0.3 + (1.0 - 0.6)
+    assert _train_seconds(timed, training, 1000, run, probed) == pytest.approx(expected)
     untimed = Probe("completed", train_seconds=2.0, train_rows=100)
-    assert _train_seconds(untimed, training, 1000) == pytest.approx(2.0 * 1000 * 3 / 200)
+    expected = 2.0 * 1000 * 3 / 200  # the probe's 100 rows, twice
+    assert _train_seconds(untimed, training, 1000, None, None) == pytest.approx(expected)
+
+
+def test_a_step_is_timed_by_the_line_through_the_probes_steps_or_per_token():
+    assert step_time((0.2, 0.3, 0.4), (100, 200, 300), 250) == pytest.approx(0.35)
+    # a line with a negative fixed cost is noise: the mean cost per token instead
+    assert step_time((0.1, 0.5), (100, 200), 300) == pytest.approx(0.3 / 150 * 300)
+    assert step_time((0.2, 0.4), (100, 100), 50) == pytest.approx(0.15)  # one size: per token
+    assert step_time((0.2, 0.4), (), None) == pytest.approx(0.3)  # tokens not counted: the mean
 
 
 def test_token_counts_are_the_loops_own_padded_batches():
@@ -71,12 +89,38 @@ def test_token_counts_are_the_loops_own_padded_batches():
     # longest first: {5, 2} -> 2 x 5, then {1} -> 1
     assert counts.validation == counts.test == 11
     assert counts.cached == 24 + 8  # real tokens of train and validation
-    # a probe times its second epoch's steps after the first: here, its second batch
-    batches = LengthGroupedBatches(train, 2, 0)
-    batches.set_epoch(1)
-    second = list(batches)[1]
+    # a probe replays the first epoch's growing steps (here both: fewer than the minimum) and
+    # times each but the first
+    batches = LengthGroupedBatches(train, 2, 0).epoch_batches(0)
     probe = token_counts(train, evaluation, evaluation, training, seed=0, probe=True)
-    assert probe.per_step == 2 * max(train[i] for i in second)
+    assert probe.timed == (2 * max(train[i] for i in batches[1]),)
+    assert probe.per_step == probe.timed[0]
+
+
+def test_a_probe_replays_the_steps_that_grow_the_largest_batch_in_the_runs_order():
+    lengths = [2, 2, 5, 5, 3, 3, 9, 9, 1, 1, 4, 4]
+    batches = [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]  # 4, 10, 6, 18, 2, 8 tokens
+    assert growth_steps(batches, lengths, 1, 0) == [[[0, 1]], [[2, 3]], [[6, 7]]]
+    # topped up to the minimum with the first other steps, still in the run's order
+    assert growth_steps(batches, lengths, 1, 4) == [[[0, 1]], [[2, 3]], [[4, 5]], [[6, 7]]]
+    # with gradient accumulation a step is two batches, sized by its larger one
+    assert growth_steps(batches, lengths, 2, 0) == [[[0, 1], [2, 3]], [[4, 5], [6, 7]]]
+
+
+def test_inside_a_replay_every_epoch_is_the_first_epochs_growing_steps():
+    lengths = [(7 * i) % 23 + 1 for i in range(64)]
+    batches = LengthGroupedBatches(lengths, 4, seed=3)
+    first = batches.epoch_batches(0)
+    assert list(batches) == first and len(batches) == 16
+    with replaying_growth(accumulate=1, minimum=5):
+        replayed = []
+        for epoch in (0, 1):
+            batches.set_epoch(epoch)
+            replayed.append(list(batches))
+        assert len(batches) == len(replayed[0]) >= 5
+    assert replayed[0] == replayed[1] == [s[0] for s in growth_steps(first, lengths, 1, 5)]
+    batches.set_epoch(1)
+    assert list(batches) != first  # outside a replay each epoch has its own order
 
 
 def test_evaluation_scales_with_padded_tokens_and_validation_passes():

@@ -262,6 +262,11 @@ class Family:
         None where the family does not say (the plan then scales by rows)."""
         return None
 
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether the family says its runs' tokens (overrides `token_lengths`)."""
+        return type(self).token_lengths is not Family.token_lengths
+
     def transfer_problem(self, trained: Any, tested: Any) -> str | None:
         """Why a model trained on `trained` (loaded data) cannot be tested on `tested`; None
         when it can (`eval_tasks`)."""

@@ -6,8 +6,9 @@ tokens of the largest batch, and a frozen prefix's cache with the real tokens it
 batches are the loop's own (`LengthGroupedBatches`, `eval_batches`), so the counts are exact
 for the run's first epoch, not a model of them.
 
-A probe's steps are timed in its second epoch without that epoch's first step (probe.py), and
-its few batches differ widely in length: its tokens per step are those of the timed steps.
+A probe replays the run's memory-growing steps (training/replay.py) and times each of them
+but the first in each epoch (probe.py): its counts are those of the replayed steps, with the
+padded tokens of each timed step.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from tunebench.families.registry import family_for
 from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
 from tunebench.training.data import LengthGroupedBatches, eval_batches
+from tunebench.training.replay import MINIMUM_STEPS, growth_steps
 
 
 @dataclass(frozen=True)
 class TokenCounts:
     """Padded tokens of a run (or probe): per optimiser step (mean), in its largest training
-    batch, the longest training example, per validation and test pass; and the real tokens of
-    the training and validation examples (what a prefix cache records)."""
+    batch, the longest training example, per validation and test pass; the real tokens of
+    the training and validation examples (what a prefix cache records); and for a probe,
+    each timed step's."""
 
     per_step: float
     largest_batch: int
@@ -34,6 +37,7 @@ class TokenCounts:
     validation: int
     test: int
     cached: int = 0
+    timed: tuple[int, ...] = ()
 
 
 def run_tokens(spec: RunSpec, data: Any, probe: bool = False) -> TokenCounts | None:
@@ -62,19 +66,26 @@ def token_counts(
     seed: int,
     probe: bool = False,
 ) -> TokenCounts:
+    """A run's counts over its first epoch, or with `probe` its probe's: the replayed steps,
+    each timed but the first."""
     batches = LengthGroupedBatches(train, training.batch_size, seed, training.group_by_length)
-    batches.set_epoch(1 if probe else 0)
-    padded = [len(b) * max(train[i] for i in b) for b in batches]
     accumulate = training.gradient_accumulation_steps
-    steps = [sum(padded[i : i + accumulate]) for i in range(0, len(padded), accumulate)]
-    timed = steps[1:] if probe and len(steps) > 1 else steps
+    ordered = batches.epoch_batches(0)
+    steps = [ordered[i : i + accumulate] for i in range(0, len(ordered), accumulate)]
+    if probe:
+        steps = growth_steps(ordered, train, accumulate, MINIMUM_STEPS)
+    padded = [[len(b) * max(train[i] for i in b) for b in step] for step in steps]
+    per_step = [sum(step) for step in padded]
+    timed = per_step[1:] if probe else per_step
+    rows = [i for step in steps for batch in step for i in batch]
     return TokenCounts(
         per_step=sum(timed) / max(len(timed), 1),
-        largest_batch=max(padded, default=0),
-        widest=max(train, default=0),
+        largest_batch=max((t for step in padded for t in step), default=0),
+        widest=max((train[i] for i in rows), default=0),
         validation=_eval_tokens(validation, training.eval_batch_size),
         test=_eval_tokens(test, training.eval_batch_size),
-        cached=sum(train) + sum(validation),
+        cached=sum(train[i] for i in rows) + sum(validation),
+        timed=tuple(timed) if probe else (),
     )
 
 

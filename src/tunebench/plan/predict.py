@@ -6,9 +6,10 @@ In order of trust:
 - `measured`: runs of the same config with other seeds are in the store: their mean.
 - `probe`: the run's probe (probe.py) scaled to the run's own data and settings — training:
   the run's optimiser steps (its training rows over the batch size and gradient accumulation,
-  times its epochs) at the probe's warm step time, times the run's padded tokens per step
-  over the probe's, plus the probe's first-epoch excess (once, or per first-epoch step for a
-  run that caches its frozen prefix); evaluation: the probe's validation and test passes per
+  times its epochs) at the probe's warm step time for the run's mean padded tokens per step
+  (a line fitted through the probe's timed steps, whose sizes span the run's), plus the
+  probe's first-epoch excess (once, or per first-epoch step for a run that caches its frozen
+  prefix); evaluation: the probe's validation and test passes per
   padded token, times the run's validation passes and test pass in padded tokens; peak
   memory: the probe's, plus what the run keeps beyond it (the activations of a longer
   largest batch, a larger prefix cache: lengths.py); trainable parameters and checkpoint size:
@@ -26,7 +27,7 @@ from typing import Any
 
 from tunebench.families.registry import family_for
 from tunebench.plan.lengths import TokenCounts, extra_activation_mb, run_tokens
-from tunebench.plan.probe import PROBE_BATCHES, Probe, probe_key, probes
+from tunebench.plan.probe import Probe, probe_key, probes
 from tunebench.records import RunRecord
 from tunebench.store import stored_runs
 from tunebench.study.spec import RunSpec
@@ -117,8 +118,7 @@ def _from_probe(spec: RunSpec, probe: Probe) -> Prediction:
     run = run_tokens(spec, data)
     probed = TokenCounts(**probe.tokens) if probe.tokens and run else None
     rows = len(data.train.ids)
-    step_scale = run.per_step / probed.per_step if probed else 1.0
-    train = _train_seconds(probe, training, rows, step_scale)
+    train = _train_seconds(probe, training, rows, run, probed)
     evaluation = _eval_seconds(probe, training, data, run, probed)
     extra = extra_activation_mb(_config(spec), probe.frozen_blocks, run, probed) if probed else 0
     on_gpu = probe.peak_gpu_mb is not None
@@ -165,18 +165,43 @@ def _eval_seconds(
 
 
 def _train_seconds(
-    probe: Probe, training: TrainingConfig, rows: int, step_scale: float = 1.0
+    probe: Probe,
+    training: TrainingConfig,
+    rows: int,
+    run: TokenCounts | None,
+    probed: TokenCounts | None,
 ) -> float:
     """The run's training time from the probe's two epochs of timed steps: every step at the
-    warm (second-epoch) rate, plus the first epoch's excess — once (new shapes, PROBE_BATCHES
-    - 1 timed steps of it), or on every first-epoch step for a run that builds a prefix cache.
-    `step_scale` is the run's padded tokens per step over the probe's (1: scale by rows)."""
+    warm (second-epoch) time, plus the first epoch's excess — once (new shapes), or on every
+    first-epoch step for a run that builds a prefix cache."""
     if not probe.step_seconds:  # a family that trains outside timed steps: rows and epochs
         return probe.train_seconds * rows * training.epochs / max(probe.train_rows * 2, 1)
     batches = math.ceil(rows / training.batch_size)
     per_epoch = math.ceil(batches / training.gradient_accumulation_steps)
     first, warm = probe.step_seconds[0], probe.step_seconds[-1]
-    excess = max(first - warm, 0.0)
+    tokens = probed.timed if probed else ()
+    at = run.per_step if run else None
     if probe.caches_prefix:
-        return step_scale * (per_epoch * first + per_epoch * (training.epochs - 1) * warm)
-    return step_scale * per_epoch * training.epochs * warm + excess * (PROBE_BATCHES - 1)
+        later = per_epoch * (training.epochs - 1) * step_time(warm, tokens, at)
+        return per_epoch * step_time(first, tokens, at) + later
+    excess = max(sum(first) - sum(warm), 0.0)
+    return per_epoch * training.epochs * step_time(warm, tokens, at) + excess
+
+
+def step_time(seconds: tuple[float, ...], tokens: tuple[int, ...], at: float | None) -> float:
+    """A step's seconds at `at` padded tokens, from timed steps of `tokens` padded tokens each:
+    the least-squares line (a fixed cost per step plus a cost per token), or where it is not
+    one (fewer than two sizes, a negative part) the mean cost per token; the mean step where
+    tokens are not counted."""
+    mean = sum(seconds) / len(seconds)
+    if at is None or len(tokens) != len(seconds):
+        return mean
+    mean_tokens = sum(tokens) / len(tokens)
+    spread = sum((t - mean_tokens) ** 2 for t in tokens)
+    if spread > 0:
+        pairs = zip(tokens, seconds, strict=True)
+        slope = sum((t - mean_tokens) * (s - mean) for t, s in pairs) / spread
+        intercept = mean - slope * mean_tokens
+        if slope >= 0 and intercept >= 0:
+            return intercept + slope * at
+    return mean * at / mean_tokens

@@ -1,16 +1,17 @@
 """The probe: a run cut short and measured, so that `tunebench plan` can predict the whole run.
 
-A probe is the run itself — same backbone, method, family, batch size, length and threads,
-through the same run path (`run_path.execute`) — on PROBE_BATCHES training batches per epoch
-for two epochs and PROBE_ROWS validation and test rows, logging every optimiser step so that
-each step is timed. It records the mean step time of each epoch (the first step of an epoch
-is left out: the gap across an epoch boundary holds the validation pass). The first epoch is
-slower twice over: every new batch shape pays once for kernel selection and allocation (a
-one-off cost: the second epoch repeats the shapes), and a run that caches its frozen prefix
-builds the cache (a per-epoch cost: later epochs skip those blocks). It also records each
-validation pass and the test pass, the padded tokens of its timed steps and passes
-(lengths.py), what loading and setting up cost, the peak memory, the trainable parameters
-and the checkpoint size.
+A probe is the run itself — same backbone, method, family, data, batch size, length and
+threads, through the same run path (`run_path.execute`) — for two epochs of the run's own
+memory-growing steps (training/replay.py: the first epoch's steps that set a new largest
+batch, at least MINIMUM_STEPS) and PROBE_ROWS validation and test rows, logging every
+optimiser step so that each step is timed (the first step of an epoch is left out: the gap
+across an epoch boundary holds the validation pass). A family that does not count tokens
+(tabular) trains on MINIMUM_STEPS batches of rows instead. The first epoch is slower twice
+over: every new batch shape pays once for allocation (a one-off cost: the second epoch
+repeats the shapes), and a run that caches its frozen prefix builds the cache (a per-epoch
+cost: later epochs skip those blocks). It also records each validation pass and the test
+pass, the padded tokens of its timed steps and passes (lengths.py), what loading and setting
+up cost, the peak memory, the trainable parameters and the checkpoint size.
 
 Probes run in one child process, in the study's order, as a study's own runs share one process
 (memory a run leaves behind counts in the next run's peak, in the study and in its probe
@@ -27,6 +28,7 @@ import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +38,11 @@ from tunebench.families.registry import family_for
 from tunebench.plan.lengths import run_tokens
 from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
+from tunebench.training.replay import MINIMUM_STEPS, replaying_growth
 
-PROBE_BATCHES = 5
-"""Training batches per probe epoch: four timed steps after the first."""
 PROBE_ROWS = 32
 """Validation and test rows a probe scores (each)."""
-PROBE_FORMAT = 6
+PROBE_FORMAT = 7
 """Part of every probe's cache key: a probe recorded by an older tunebench, which measured
 less, is measured again."""
 
@@ -50,8 +51,8 @@ less, is measured again."""
 class Probe:
     status: str
     """`completed`, or the probe run's failure (`unsupported: ...`): the run will fail too."""
-    step_seconds: tuple[float, ...] = ()
-    """Mean seconds of an optimiser step in each probe epoch (one or two); empty when the
+    step_seconds: tuple[tuple[float, ...], ...] = ()
+    """Seconds of each timed optimiser step, per probe epoch (one or two); empty when the
     family trains outside the loop's steps (tabular pipelines)."""
     train_seconds: float = 0.0
     train_rows: int = 0
@@ -84,17 +85,18 @@ class Probe:
 
 
 def probe_spec(spec: RunSpec) -> RunSpec:
-    """The run cut short: PROBE_BATCHES batches per epoch, at most two epochs, PROBE_ROWS
-    evaluation rows, every step logged."""
+    """The run cut short: at most two epochs, PROBE_ROWS evaluation rows, every step logged;
+    MINIMUM_STEPS batches of training rows where the family does not count tokens (the
+    others keep their rows and replay their memory-growing steps)."""
     training = spec.training or TrainingConfig()
-    rows = PROBE_BATCHES * training.batch_size * training.gradient_accumulation_steps
-    task = spec.task.model_copy(
-        update={
-            "max_train_samples": min(rows, spec.task.max_train_samples or rows),
-            "max_eval_samples": min(PROBE_ROWS, spec.task.max_eval_samples or PROBE_ROWS),
-        }
-    )
+    update: dict[str, Any] = {
+        "max_eval_samples": min(PROBE_ROWS, spec.task.max_eval_samples or PROBE_ROWS)
+    }
+    if not family_for(spec.task).counts_tokens:
+        rows = MINIMUM_STEPS * training.batch_size * training.gradient_accumulation_steps
+        update["max_train_samples"] = min(rows, spec.task.max_train_samples or rows)
     short = training.model_copy(update={"epochs": 2, "log_every": 1})
+    task = spec.task.model_copy(update=update)
     return spec.model_copy(update={"task": task, "training": short, "seed": 0})
 
 
@@ -127,8 +129,9 @@ def probes(
 
 
 def _probe(stored: dict[str, Any]) -> Probe:
-    lists = {k: tuple(stored.get(k, ())) for k in ("step_seconds", "validation_seconds")}
-    return Probe(**{**stored, **lists})
+    steps = tuple(tuple(epoch) for epoch in stored.get("step_seconds", ()))
+    passes = tuple(stored.get("validation_seconds", ()))
+    return Probe(**{**stored, "step_seconds": steps, "validation_seconds": passes})
 
 
 def _cache_file() -> Path:
@@ -167,17 +170,21 @@ def _measure(spec: RunSpec) -> Probe:
 
     stamps: list[float] = []
     started = time.perf_counter()
+    family = family_for(spec.task)
+    accumulate = spec.training.gradient_accumulation_steps
+    replay = replaying_growth(accumulate) if family.counts_tokens else nullcontext()
     try:
-        outcome = execute(spec, on_step=lambda *_: stamps.append(time.perf_counter()))
+        with replay:
+            outcome = execute(spec, on_step=lambda *_: stamps.append(time.perf_counter()))
     except RunFailed as failure:
         return Probe(str(failure), probe_seconds=time.perf_counter() - started)
     except Exception as error:  # noqa: BLE001 - the plan reports it; the run would fail too
         return Probe(f"error: {type(error).__name__}: {error}", probe_seconds=0.0)
-    data = family_for(spec.task).load(spec.task)
+    data = family.load(spec.task)
     costs = outcome.costs
     passes = tuple(h["validation_seconds"] for h in outcome.history if "validation_seconds" in h)
     per_epoch = -(-costs["steps"] // spec.training.epochs) if costs["steps"] else 0
-    steps = _epoch_means(stamps, per_epoch)
+    steps = _epoch_steps(stamps, per_epoch)
     return Probe(
         "completed",
         step_seconds=steps,
@@ -197,15 +204,10 @@ def _measure(spec: RunSpec) -> Probe:
     )
 
 
-def _epoch_means(stamps: list[float], per_epoch: int) -> tuple[float, ...]:
-    """Mean step time of each epoch from the end-of-step times, without each epoch's first
-    step (its interval would include setup or the validation pass)."""
+def _epoch_steps(stamps: list[float], per_epoch: int) -> tuple[tuple[float, ...], ...]:
+    """Each epoch's step times from the end-of-step times, without each epoch's first step
+    (its interval would include setup or the validation pass)."""
     if per_epoch < 2:
         return ()
-    means = []
-    for start in range(0, len(stamps), per_epoch):
-        epoch = stamps[start : start + per_epoch]
-        gaps = [b - a for a, b in zip(epoch, epoch[1:], strict=False)]
-        if gaps:
-            means.append(sum(gaps) / len(gaps))
-    return tuple(means)
+    epochs = [stamps[start : start + per_epoch] for start in range(0, len(stamps), per_epoch)]
+    return tuple(tuple(b - a for a, b in zip(e, e[1:], strict=False)) for e in epochs if len(e) > 1)

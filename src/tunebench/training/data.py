@@ -13,6 +13,8 @@ import torch
 from torch.utils.data import Sampler
 from transformers import PreTrainedTokenizerBase
 
+from tunebench.training.replay import growth_steps, replay_settings
+
 MEGA_BATCH_FACTOR = 50  # as in transformers' group_by_length
 TOKENIZE_CHUNK = 256
 """Texts per tokenizer call. A fast tokenizer holds every text's whole, untruncated encoding
@@ -39,7 +41,8 @@ def tokenize(
 
 
 class LengthGroupedBatches(Sampler[list[int]]):
-    """Seeded batches of similar-length examples; `set_epoch` gives each epoch a new order."""
+    """Seeded batches of similar-length examples; `set_epoch` gives each epoch a new order.
+    Inside a probe (replay.py) every epoch is the first epoch's memory-growing steps."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, group: bool = True):
         self.lengths = lengths
@@ -52,21 +55,33 @@ class LengthGroupedBatches(Sampler[list[int]]):
         self.epoch = epoch
 
     def __len__(self) -> int:
+        if replay_settings() is not None:
+            return len(self._replayed())
         return -(-len(self.lengths) // self.batch_size)
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        if replay_settings() is not None:
+            yield from self._replayed()
+        else:
+            yield from self.epoch_batches(self.epoch)
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        """The batches of `epoch`, in order."""
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         if not self.group:
-            yield from _chunks(order, self.batch_size)
-            return
+            return _chunks(order, self.batch_size)
         mega = self.batch_size * MEGA_BATCH_FACTOR
         batches = []
         for start in range(0, len(order), mega):
             chunk = sorted(order[start : start + mega], key=lambda i: -self.lengths[i])
             batches.extend(_chunks(chunk, self.batch_size))
-        for position in torch.randperm(len(batches), generator=generator).tolist():
-            yield batches[position]
+        return [batches[p] for p in torch.randperm(len(batches), generator=generator).tolist()]
+
+    def _replayed(self) -> list[list[int]]:
+        accumulate, minimum = replay_settings()
+        steps = growth_steps(self.epoch_batches(0), self.lengths, accumulate, minimum)
+        return [batch for step in steps for batch in step]
 
 
 def eval_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
