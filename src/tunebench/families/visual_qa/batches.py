@@ -1,0 +1,59 @@
+"""Visual question answering batches: the image and question in the processor's chat prompt,
+the answer after it, and the loss on the answer's tokens only.
+
+Each example is rendered with the processor's chat template (a user turn holding the image
+and the question, then the assistant's turn opened) and the answer plus the tokenizer's end
+of sequence appended. The processor builds a whole batch at once — it expands the image
+placeholder into the model's image tokens and makes `pixel_values` and whatever else the
+architecture needs (Idefics3's pixel mask, Qwen2-VL's image grid) — padded on the right.
+Labels are the input ids with everything but the answer and its end token set to -100; the
+prompt's length is counted by processing the prompts alone with the same images. Nothing is
+truncated: cutting a sequence could cut its image tokens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+IGNORED = -100
+"""The label cross-entropy leaves out."""
+
+
+def prompt_text(processor: Any, question: str) -> str:
+    """The chat prompt asking `question` about one image, ready for the answer."""
+    message = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}
+    return processor.apply_chat_template([message], add_generation_prompt=True, tokenize=False)
+
+
+def open_images(paths: list[Path]) -> list[Image.Image]:
+    """The images as RGB (a PNG with transparency or a greyscale scan included)."""
+    images = []
+    for path in paths:
+        with Image.open(path) as image:
+            images.append(image.convert("RGB"))
+    return images
+
+
+def training_batch(
+    processor: Any, paths: list[Path], questions: list[str], answers: list[str]
+) -> dict[str, torch.Tensor]:
+    """The processor's batch of prompt + answer + end of sequence, right-padded, with `labels`
+    on the answer and end tokens alone. Shapes: input_ids, attention_mask, labels (batch,
+    width); pixel_values as the processor makes them."""
+    images = open_images(paths)
+    prompts = [prompt_text(processor, q) for q in questions]
+    end = processor.tokenizer.eos_token
+    texts = [p + a + end for p, a in zip(prompts, answers, strict=True)]
+    processor.tokenizer.padding_side = "right"
+    batch = processor(text=texts, images=images, padding=True, return_tensors="pt")
+    alone = processor(text=prompts, images=images, padding=True, return_tensors="pt")
+    prompt_lengths = alone["attention_mask"].sum(dim=1)
+    labels = batch["input_ids"].clone()
+    labels[batch["attention_mask"] == 0] = IGNORED
+    for row, length in enumerate(prompt_lengths.tolist()):
+        labels[row, :length] = IGNORED
+    return {**batch, "labels": labels}

@@ -1,0 +1,54 @@
+"""Visual question answering batches on a tiny LLaVA loaded the way a user's model loads: the
+image tokens are in the prompt, and the loss falls on the answer's tokens and its end alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from shapes_vqa import write_shapes_task
+from tiny_vlm import tiny_llava
+
+from tunebench.families.visual_qa.batches import IGNORED, prompt_text, training_batch
+
+
+@pytest.fixture(scope="module")
+def llava(tmp_path_factory):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    folder = tiny_llava(tmp_path_factory.mktemp("tiny_llava"))
+    return AutoModelForImageTextToText.from_pretrained(folder), AutoProcessor.from_pretrained(
+        folder
+    )
+
+
+def test_labels_cover_the_answer_and_its_end_token_only(llava, tmp_path):
+    model, processor = llava
+    write_shapes_task(tmp_path, images=2)
+    paths = [tmp_path / "images/000_red_square.png", tmp_path / "images/001_red_circle.png"]
+    questions, answers = ["What colour is the square?", "Is the circle blue?"], ["red", "no"]
+    batch = training_batch(processor, paths, questions, answers)
+    tokenizer = processor.tokenizer
+    for row, answer in enumerate(answers):
+        labelled = batch["labels"][row][batch["labels"][row] != IGNORED]
+        # the character-level tokenizer: one token per character, then <|im_end|>
+        assert tokenizer.decode(labelled) == answer + tokenizer.eos_token
+        assert len(labelled) == len(answer) + 1
+    image_token = model.config.image_token_index
+    patches = (32 // 8) ** 2
+    assert ((batch["input_ids"] == image_token).sum(dim=1) == patches).all()
+    assert batch["pixel_values"].shape == (2, 3, 32, 32)
+    # the prompt is the chat template's, image placeholder first
+    assert prompt_text(processor, "Q?").startswith("<|im_start|>user\n<image>Q?")
+
+
+def test_the_loss_is_the_models_own_on_the_answer_tokens(llava, tmp_path):
+    model, processor = llava
+    write_shapes_task(tmp_path, images=2)
+    paths = [tmp_path / "images/000_red_square.png"]
+    batch = training_batch(processor, paths, ["What colour is the square?"], ["red"])
+    loss = model(**batch).loss
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    targets = batch["labels"][0, 1:]
+    kept = targets != IGNORED
+    by_hand = torch.nn.functional.cross_entropy(logits[0, :-1][kept], targets[kept])
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)

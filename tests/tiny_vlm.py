@@ -1,0 +1,78 @@
+"""A tiny LLaVA (a 2-block CLIP vision tower, a linear connector, a 2-block Llama) with its
+processor, built from configs with random weights and saved to a folder, so that tests load it
+the way a user's model loads (`AutoModelForImageTextToText`, `AutoProcessor`): offline, in
+well under a second. No vision-language weights reach our machines; nothing trained on this
+model is a result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import (
+    CLIPImageProcessor,
+    CLIPVisionConfig,
+    LlamaConfig,
+    LlavaConfig,
+    LlavaForConditionalGeneration,
+    LlavaProcessor,
+)
+
+from tiny import tiny_tokenizer
+
+IMAGE_SIZE, PATCH = 32, 8
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for part in message['content'] %}{% if part['type'] == 'image' %}<image>"
+    "{% else %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+"""ChatML with the image placeholder where the message puts the image."""
+
+
+def tiny_llava(folder: Path) -> Path:
+    """Save a tiny LLaVA and its processor to `folder`; returns it."""
+    tokenizer = tiny_tokenizer(chat=False)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<image>"]})
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=IMAGE_SIZE,
+        patch_size=PATCH,
+        projection_dim=32,
+    )
+    text = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default",  # patches without CLIP's class token
+    )
+    torch.manual_seed(0)
+    LlavaForConditionalGeneration(config).save_pretrained(folder)
+    size = {"shortest_edge": IMAGE_SIZE}
+    crop = {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(size=size, crop_size=crop),
+        tokenizer=tokenizer,
+        patch_size=PATCH,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,  # the class token the strategy drops
+        chat_template=CHAT_TEMPLATE,
+        image_token="<image>",
+    )
+    processor.save_pretrained(folder)
+    return folder
