@@ -45,6 +45,9 @@ def test_a_probe_is_the_run_cut_short(tiny_assets, tmp_path):
     assert short.task.max_train_samples == spec.task.max_train_samples
     assert short.task.max_eval_samples == PROBE_ROWS
     assert short.training.epochs == 2 and short.training.log_every == 1
+    # a one-epoch run's probe has one epoch: no warm second epoch the run would not have
+    one = spec.model_copy(update={"training": spec.training.model_copy(update={"epochs": 1})})
+    assert probe_spec(one).training.epochs == 1
     assert (short.backbone, short.method, short.training.max_length) == (
         spec.backbone,
         spec.method,

@@ -171,8 +171,8 @@ def _train_seconds(
     run: TokenCounts | None,
     probed: TokenCounts | None,
 ) -> float:
-    """The run's training time from the probe's two epochs of timed steps: every step at the
-    warm (second-epoch) time, plus the first epoch's excess — once (new shapes), or on every
+    """The run's training time from the probe's epochs of timed steps: every step at the warm
+    (last-epoch) time, plus the first epoch's excess — once (new shapes), or on every
     first-epoch step for a run that builds a prefix cache."""
     if not probe.step_seconds:  # a family that trains outside timed steps: rows and epochs
         return probe.train_seconds * rows * training.epochs / max(probe.train_rows * 2, 1)

@@ -1,7 +1,8 @@
 """The probe: a run cut short and measured, so that `tunebench plan` can predict the whole run.
 
 A probe is the run itself — same backbone, method, family, data, batch size, length and
-threads, through the same run path (`run_path.execute`) — for two epochs of the run's own
+threads, through the same run path (`run_path.execute`) — for two epochs (one for a one-epoch
+run, whose every step pays for new shapes as the probe's first epoch does) of the run's own
 memory-growing steps (training/replay.py: the first epoch's steps that set a new largest
 batch, at least MINIMUM_STEPS) and PROBE_ROWS validation and test rows, logging every
 optimiser step so that each step is timed (the first step of an epoch is left out: the gap
@@ -95,7 +96,7 @@ def probe_spec(spec: RunSpec) -> RunSpec:
     if not family_for(spec.task).counts_tokens:
         rows = MINIMUM_STEPS * training.batch_size * training.gradient_accumulation_steps
         update["max_train_samples"] = min(rows, spec.task.max_train_samples or rows)
-    short = training.model_copy(update={"epochs": 2, "log_every": 1})
+    short = training.model_copy(update={"epochs": min(training.epochs, 2), "log_every": 1})
     task = spec.task.model_copy(update=update)
     return spec.model_copy(update={"task": task, "training": short, "seed": 0})
 
