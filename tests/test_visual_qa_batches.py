@@ -8,7 +8,12 @@ import torch
 from shapes_vqa import write_shapes_task
 from tiny_vlm import tiny_llava
 
-from tunebench.families.visual_qa.batches import IGNORED, prompt_text, training_batch
+from tunebench.families.visual_qa.batches import (
+    IGNORED,
+    generate_answers,
+    prompt_text,
+    training_batch,
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +57,15 @@ def test_the_loss_is_the_models_own_on_the_answer_tokens(llava, tmp_path):
     kept = targets != IGNORED
     by_hand = torch.nn.functional.cross_entropy(logits[0, :-1][kept], targets[kept])
     assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
+
+
+def test_batched_greedy_answers_equal_one_at_a_time(llava, tmp_path):
+    model, processor = llava
+    write_shapes_task(tmp_path, images=3)
+    paths = sorted((tmp_path / "images").glob("*.png"))
+    questions = ["What colour is the square?", "Is it round?", "What shape is this one?"]
+    batched = generate_answers(model, processor, paths, questions, 4, rows_per_batch=3)
+    pairs = zip(paths, questions, strict=True)
+    alone = [generate_answers(model, processor, [p], [q], 4, 1)[0] for p, q in pairs]
+    assert batched == alone
+    assert all(isinstance(a, str) for a in batched) and any(batched)

@@ -57,3 +57,36 @@ def training_batch(
     for row, length in enumerate(prompt_lengths.tolist()):
         labels[row, :length] = IGNORED
     return {**batch, "labels": labels}
+
+
+@torch.inference_mode()
+def generate_answers(
+    model: Any,
+    processor: Any,
+    paths: list[Path],
+    questions: list[str],
+    max_new_tokens: int,
+    rows_per_batch: int,
+) -> list[str]:
+    """Greedy answers, `rows_per_batch` questions at a time, left-padded so that every prompt
+    ends where its answer starts; the new tokens decoded without special tokens."""
+    model.eval()
+    tokenizer = processor.tokenizer
+    tokenizer.padding_side = "left"
+    answers = []
+    for start in range(0, len(paths), rows_per_batch):
+        end = start + rows_per_batch
+        prompts = [prompt_text(processor, q) for q in questions[start:end]]
+        inputs = processor(
+            text=prompts, images=open_images(paths[start:end]), padding=True, return_tensors="pt"
+        ).to(model.device)
+        generated = model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        new = generated[:, inputs["input_ids"].shape[1] :]
+        answers.extend(t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True))
+    return answers
