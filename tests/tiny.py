@@ -84,7 +84,12 @@ def tiny_causal_lm(vocab_size: int = 110):
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(
+    return LlamaForCausalLM(tiny_llama_config(vocab_size, 0, 0, tie_word_embeddings=True))
+
+
+def tiny_llama_config(vocab_size: int, pad: int, eos: int, **settings) -> LlamaConfig:
+    """A 2-block Llama of width 32 (the tiny decoders' and the tiny LLaVA's language model)."""
+    return LlamaConfig(
         vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
@@ -92,11 +97,10 @@ def tiny_causal_lm(vocab_size: int = 110):
         num_key_value_heads=2,
         intermediate_size=64,
         max_position_embeddings=256,
-        pad_token_id=0,
-        eos_token_id=0,
-        tie_word_embeddings=True,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        **settings,
     )
-    return LlamaForCausalLM(config)
 
 
 def tiny_context(training, method: str = "lora", seed: int = 0, family: str = "classification"):

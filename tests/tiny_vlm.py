@@ -12,13 +12,12 @@ import torch
 from transformers import (
     CLIPImageProcessor,
     CLIPVisionConfig,
-    LlamaConfig,
     LlavaConfig,
     LlavaForConditionalGeneration,
     LlavaProcessor,
 )
 
-from tiny import tiny_tokenizer
+from tiny import tiny_llama_config, tiny_tokenizer
 
 IMAGE_SIZE, PATCH = 32, 8
 CHAT_TEMPLATE = (
@@ -44,17 +43,7 @@ def tiny_llava(folder: Path) -> Path:
         patch_size=PATCH,
         projection_dim=32,
     )
-    text = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
+    text = tiny_llama_config(len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
     config = LlavaConfig(
         vision_config=vision,
         text_config=text,
