@@ -1,9 +1,10 @@
 """Visual question answering: an image-text model answers questions about images (seed 001's
 multimodal half), for users with vision-language weights and data on disk or the Hub.
 
-Under construction (issue 23). Here and tested, on a tiny LLaVA in the tests: the data
+Under construction (issue 23). Here and tested, on tiny models in the tests: the data
 (data.py), the scoring (answers.py), the training batches and greedy answers (batches.py: the
-processor's chat prompt, the loss on the answer alone). The family joins the registry when its
-run path lands: model loading, methods on the language model only, the connector setting,
-multiple-choice scoring.
+processor's chat prompt, the loss on the answer alone), and in models/image_text.py the
+model loading and its three parts with per-part parameter counts. The family joins the
+registry when its run path lands: methods on the language model only, the connector setting,
+multiple-choice scoring, the family class and its task config.
 """
