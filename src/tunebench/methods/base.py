@@ -94,6 +94,15 @@ class Method:
 
         return self.apply_to(Target.of(model, backbone_path), config)
 
+    def apply_inside(
+        self, language_model: nn.Module, config: MethodConfig, backbone_path: str = ""
+    ) -> nn.Module:
+        """The language model of an image-text model with this method applied to it alone
+        (`Target.inside`); the caller puts the result back in the image-text model."""
+        from tunebench.methods.target import Target
+
+        return self.apply_to(Target.inside(language_model, backbone_path), config)
+
 
 REGISTERED: dict[str, Method] = {}
 

@@ -24,7 +24,7 @@ class Target:
     model: nn.Module
     backbone: nn.Module
     head: nn.Module | None
-    peft_task: TaskType
+    peft_task: TaskType | None
     backbone_path: str = ""
 
     @classmethod
@@ -34,6 +34,14 @@ class Target:
         if isinstance(model, PreTrainedModel) and model.base_model is not model:
             return cls(model, model.base_model, None, TaskType.CAUSAL_LM, backbone_path)
         raise TypeError(f"cannot apply a method to {type(model).__name__}")
+
+    @classmethod
+    def inside(cls, language_model: nn.Module, backbone_path: str = "") -> Target:
+        """The language model of an image-text model as the whole target: the method sees it
+        alone, so the vision encoder and the connector are out of its reach by construction.
+        PEFT wraps it in its base `PeftModel`, which passes every input through; the caller
+        puts what the method returns back in the image-text model."""
+        return cls(language_model, language_model, None, None, backbone_path)
 
     def train_head(self) -> None:
         if self.head is not None:
