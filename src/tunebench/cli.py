@@ -104,7 +104,7 @@ def list_(
         for name, alias in ALIASES.items():
             table.add_row(name, alias.kind, alias.description)
     elif what is Listing.tasks:
-        from tunebench.families.registry import builtin_tasks
+        from tunebench.families.registry import FAMILIES, builtin_tasks
 
         table.add_column("task")
         table.add_column("family")
@@ -112,6 +112,9 @@ def list_(
         table.add_column("description")
         for name, (family, task) in builtin_tasks().items():
             table.add_row(name, family.name, task.target, task.description)
+        for family in FAMILIES.values():
+            settings = ", ".join(["path", *family.task_config.file_fields])
+            table.add_row("(your file)", family.name, "", f"{{family: {family.name}, {settings}}}")
     elif what is Listing.downstream:
         from tunebench.families.tabular.models import DOWNSTREAM_MODELS
 

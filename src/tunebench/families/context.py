@@ -25,6 +25,7 @@ from tunebench.families.base import Family, Run
 from tunebench.methods import METHODS, Method
 from tunebench.methods.base import ModelKind
 from tunebench.models.backbones import Backbone, load_backbone, load_causal_lm
+from tunebench.models.locate import model_path
 from tunebench.training import checkpointing
 from tunebench.training.loop import (
     RunFailed,
@@ -88,6 +89,33 @@ class RunContext:
         """The pretrained decoder with its language-modelling head."""
         try:
             return load_causal_lm(self.spec.backbone, trust_remote_code=self.spec.trust_remote_code)
+        except UserError as error:
+            raise RunFailed("unsupported", str(error)) from error
+
+    def image_text(self) -> tuple[nn.Module, Any]:
+        """The pretrained image-text model and its processor (models/image_text.py)."""
+        from tunebench.models.image_text import load_image_text
+
+        try:
+            return load_image_text(self.spec.backbone, self.spec.trust_remote_code)
+        except UserError as error:
+            raise RunFailed("unsupported", str(error)) from error
+
+    def apply_method_inside(self, language_model: nn.Module) -> nn.Module:
+        """An image-text model's language model with the run's method applied to it alone,
+        after the method's capability checks."""
+        method = self.method
+        if "image_text" not in method.kinds:
+            kinds = ", ".join(sorted(method.kinds))
+            raise RunFailed(
+                "unsupported", f"method {method.name} applies to {kinds}, not image_text"
+            )
+        reason = method.trains_nothing_on(language_model)
+        if reason is not None:
+            raise RunFailed("unsupported", reason)
+        try:
+            path = model_path(self.spec.backbone)
+            return method.apply_inside(language_model, self.spec.method, path)
         except UserError as error:
             raise RunFailed("unsupported", str(error)) from error
 

@@ -100,10 +100,18 @@ def _usual_value(values: list[str]) -> str | None:
     return counts[0][0]
 
 
+RUN_FIELDS = frozenset({"backbone", "task", "method", "seed", "training", "trust_remote_code"})
+"""A recorded config's own keys (study/spec.py's RunSpec); any other key is a family's setting
+of the run, recorded beside them."""
+
+
 def _method_config(record: RunRecord) -> dict[str, Any]:
+    """The method's settings, its training settings and the family's own settings of the run
+    (a visual_qa run's `connector`)."""
     method = record.config.get("method")
     training = record.config.get("training")
     fields = dict(training) if isinstance(training, dict) else {}
+    fields.update({k: v for k, v in record.config.items() if k not in RUN_FIELDS})
     if isinstance(method, dict):
         fields.update({k: v for k, v in method.items() if k != "name"})
     return fields

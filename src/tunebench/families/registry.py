@@ -18,6 +18,7 @@ from tunebench.families.generation import FAMILY as GENERATION
 from tunebench.families.multiple_choice import FAMILY as MULTIPLE_CHOICE
 from tunebench.families.preference import FAMILY as PREFERENCE
 from tunebench.families.token_classification import FAMILY as TOKEN_CLASSIFICATION
+from tunebench.families.visual_qa import FAMILY as VISUAL_QA
 from tunebench.methods.base import Method
 
 FAMILIES: dict[str, Family] = {
@@ -29,6 +30,7 @@ FAMILIES: dict[str, Family] = {
         MULTIPLE_CHOICE,
         PREFERENCE,
         tabular.FAMILY,
+        VISUAL_QA,
     )
 }
 DEFAULT_FAMILY = "classification"

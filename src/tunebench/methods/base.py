@@ -30,12 +30,16 @@ if TYPE_CHECKING:
     from tunebench.methods.target import Target
     from tunebench.models.shape import Shape
 
-ModelKind = Literal["classifier", "token_classifier", "text_encoder", "causal_lm"]
+ModelKind = Literal["classifier", "token_classifier", "text_encoder", "causal_lm", "image_text"]
 """What a family builds around a backbone: a sequence classifier, a per-token classifier, a text
-encoder feeding a tabular model, a causal language model."""
+encoder feeding a tabular model, a causal language model, an image-text model (whose language
+model alone the method changes)."""
 ALL_KINDS: frozenset[ModelKind] = frozenset(
     ("classifier", "token_classifier", "text_encoder", "causal_lm")
 )
+"""Every text model: a method's default."""
+WITH_IMAGE_TEXT: frozenset[ModelKind] = ALL_KINDS | {"image_text"}
+"""A method tested inside an image-text model too (tests/test_image_text_methods.py)."""
 
 
 class MethodConfig(BaseModel):

@@ -1,8 +1,9 @@
-"""A method as a study lists it: its config, plus training overrides for its runs alone."""
+"""A method as a study lists it: its config, plus training overrides for its runs alone, and
+settings of a family's own (`connector`: whether a visual_qa run also trains the connector)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +14,9 @@ class MethodEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     method: AnyMethodConfig
     training: dict[str, Any] = Field(default_factory=dict)
+    connector: Literal["frozen", "trainable"] | None = None
+    """visual_qa only: train the image-text model's connector with the method (default
+    frozen)."""
 
 
 def method_entries(methods: Any) -> Any:
@@ -24,6 +28,7 @@ def method_entries(methods: Any) -> Any:
         if isinstance(entry, dict) and "method" not in entry:
             entry = dict(entry)
             training = entry.pop("training", {})
-            entry = {"method": entry, "training": training}
+            connector = entry.pop("connector", None)
+            entry = {"method": entry, "training": training, "connector": connector}
         entries.append(entry)
     return entries

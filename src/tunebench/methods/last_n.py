@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import PositiveInt
 
 from tunebench.errors import UserError
-from tunebench.methods.base import Method, MethodConfig, register
+from tunebench.methods.base import WITH_IMAGE_TEXT, Method, MethodConfig, register
 from tunebench.models.blocks import freeze, transformer_layers
 
 if TYPE_CHECKING:
@@ -44,5 +44,13 @@ def apply(target: Target, config: LastNConfig):
 
 
 METHOD = register(
-    Method("last_n", LastNConfig, 1e-4, "the top N transformer blocks + head", apply, misfit=misfit)
+    Method(
+        "last_n",
+        LastNConfig,
+        1e-4,
+        "the top N transformer blocks + head",
+        apply,
+        misfit=misfit,
+        kinds=WITH_IMAGE_TEXT,
+    )
 )

@@ -56,6 +56,7 @@ class Tabular(Family):
         return "mse" if problem == "regression" else "accuracy"
 
     def check_study(self, study: Any) -> None:
+        self.check_method_settings(study)
         for where, grid in cells.grids(study):
             cells.check_grid(grid, where)
 

@@ -90,3 +90,18 @@ def generate_answers(
         new = generated[:, inputs["input_ids"].shape[1] :]
         answers.extend(t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True))
     return answers
+
+
+@torch.inference_mode()
+def option_logprobs(model: Any, processor: Any, path: Path, question: str, options: list[str]):
+    """The summed log-probability of each option (its tokens and the end token) as the answer
+    to `question` about the image at `path`: one batch of the options."""
+    model.eval()
+    batch = training_batch(processor, [path] * len(options), [question] * len(options), options)
+    batch = {k: v.to(model.device) for k, v in batch.items()}
+    labels = batch.pop("labels")
+    logits = model(**batch).logits[:, :-1].float()
+    targets = labels[:, 1:]
+    scored = targets != IGNORED
+    picked = logits.log_softmax(-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * scored).sum(dim=1).tolist()

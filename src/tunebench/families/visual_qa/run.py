@@ -1,0 +1,110 @@
+"""A visual question answering run: the image-text model, the method on its language model,
+training on the answers, and the test split answered and scored.
+
+The vision encoder stays frozen, and so does the output head; the method applies to the
+language model alone (`RunContext.apply_method_inside`); the connector trains when the method
+entry says `connector: trainable`. Validation (which picks the best epoch) is the loss on the
+validation answers; the test split is answered greedily, or by the likeliest option where a
+question has choices, and scored (answers.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch.utils.data import DataLoader
+
+from tunebench.families.context import FamilyResult, RunContext
+from tunebench.families.visual_qa.answers import answer_scores, summary
+from tunebench.families.visual_qa.batches import (
+    IGNORED,
+    generate_answers,
+    option_logprobs,
+    training_batch,
+)
+from tunebench.families.visual_qa.data import VQASplit
+from tunebench.models.image_text import image_text_parts, parameters_by_part
+from tunebench.training.data import LengthGroupedBatches
+from tunebench.training.metrics import with_rows
+
+
+def train_and_test(context: RunContext) -> FamilyResult:
+    spec, data, accelerator = context.spec, context.data, context.accelerator
+    config = spec.training
+    model, processor = context.image_text()
+    parts = image_text_parts(model)
+    language = parts.language
+    model.requires_grad_(False)
+    context.seed()  # the method's random initialisation
+    owner, attribute = parts.names["language"].rsplit(".", 1)
+    setattr(model.get_submodule(owner), attribute, context.apply_method_inside(language))
+    if spec.options.get("connector") == "trainable":
+        parts.connector.requires_grad_(True)
+    model.to(accelerator.device)
+    train = data.train
+    lengths = [len(q) + len(a) for q, a in zip(train.questions, train.answers, strict=True)]
+    batches = LengthGroupedBatches(lengths, config.batch_size, spec.seed, config.group_by_length)
+
+    def collate(rows: list[int]) -> dict:
+        split = train.take(rows)
+        return training_batch(processor, split.images, split.questions, split.answers)
+
+    loader = DataLoader(range(len(train)), batch_sampler=batches, collate_fn=collate)
+
+    def validate(trained) -> dict:
+        return {"loss": answer_loss(trained, processor, data.validation, config.eval_batch_size)}
+
+    outcome = context.fit(model, batches, loader, validate)
+    started = time.perf_counter()
+    test = evaluate(model, processor, data.test, spec.task.max_new_tokens, config.eval_batch_size)
+    test_seconds = time.perf_counter() - started
+    costs = {"parameters_by_part": parameters_by_part(model, image_text_parts(model))}
+    metrics = {"validation": outcome.best_validation, "test": test}
+    return FamilyResult(metrics, outcome, model, language, test_seconds, costs=costs)
+
+
+@torch.inference_mode()
+def answer_loss(model, processor, split: VQASplit, rows: int) -> float:
+    """The mean loss per answer token over `split`."""
+    model.eval()
+    total, tokens = 0.0, 0
+    for start in range(0, len(split), rows):
+        part = split.take(list(range(start, min(start + rows, len(split)))))
+        batch = training_batch(processor, part.images, part.questions, part.answers)
+        batch = {k: v.to(model.device) for k, v in batch.items()}
+        counted = int((batch["labels"][:, 1:] != IGNORED).sum())
+        total += model(**batch).loss.item() * counted
+        tokens += counted
+    return total / max(tokens, 1)
+
+
+def evaluate(model, processor, split: VQASplit, max_new_tokens: int, rows: int) -> dict:
+    """Answers to every test question (generated, or the likeliest choice) and their scores,
+    with the per-example values the bootstrap resamples."""
+    open_rows = [i for i, c in enumerate(split.choices) if c is None]
+    started = time.perf_counter()
+    generated = generate_answers(
+        model,
+        processor,
+        [split.images[i] for i in open_rows],
+        [split.questions[i] for i in open_rows],
+        max_new_tokens,
+        rows,
+    )
+    predictions = dict(zip(open_rows, generated, strict=True))
+    seconds = time.perf_counter() - started
+    for i, options in enumerate(split.choices):
+        if options is not None:
+            scores = option_logprobs(model, processor, split.images[i], split.questions[i], options)
+            predictions[i] = options[max(range(len(options)), key=scores.__getitem__)]
+    answered = [predictions[i] for i in range(len(split))]
+    per_example = answer_scores(answered, split.answers)
+    metrics = {k: v for k, v in summary(per_example).items() if v is not None}
+    metrics["generation_seconds"] = seconds
+    metrics["samples"] = [
+        {"question": q, "reference": r, "generated": g}
+        for q, r, g in zip(split.questions[:3], split.answers, answered, strict=False)
+    ]
+    metrics["examples"] = with_rows(per_example, split.ids)
+    return metrics

@@ -1,0 +1,85 @@
+"""A visual_qa study end to end on a tiny LLaVA folder (random weights, loaded as a user's
+model loads) and a JSONL of generated PNGs: every run completes with the VQA metrics, the
+connector setting is a row of its own, and bad input stops the study before anything trains."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from shapes_vqa import write_shapes_task
+from test_cli import cli
+from tiny_vlm import tiny_llava
+
+STUDY = """
+name: vqa_tiny
+backbones: [{model}]
+tasks: [{{name: shapes, family: visual_qa, path: {task}}}]
+methods:
+  - {{name: lora, r: 4}}
+  - {{name: lora, r: 4, connector: trainable}}
+  - ia3
+seeds: [0]
+training: {{epochs: 2, batch_size: 4, max_length: 128}}
+"""
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("vqa")
+    return tiny_llava(folder / "llava"), write_shapes_task(folder, images=12)
+
+
+def _study(tmp_path, assets, text=STUDY):
+    model, task = assets
+    path = tmp_path / "study.yaml"
+    path.write_text(text.format(model=model, task=task))
+    return path
+
+
+def test_a_study_records_the_vqa_metrics_for_every_run(tmp_path, assets):
+    out = tmp_path / "out"
+    ran = cli("run", str(_study(tmp_path, assets)), "-o", str(out), "--threads", "1")
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    runs = json.loads(cli("results", str(out), "-f", "json").stdout)
+    assert [r["status"] for r in runs] == ["completed"] * 3
+    for run in runs:
+        test = run["metrics"]["test"]
+        for metric in ("exact_match", "token_f1", "yes_no_accuracy", "hallucination_rate"):
+            assert 0.0 <= test[metric] <= 1.0, metric
+        assert len(run["metrics"]["test_examples"]["exact_match"]) == 5  # 20% of 24 questions
+        parts = run["costs"]["parameters_by_part"]
+        assert parts["vision"]["trainable"] == 0
+        assert run["costs"]["trainable_params"] == sum(p["trainable"] for p in parts.values())
+    connector = [r["costs"]["parameters_by_part"]["connector"]["trainable"] for r in runs]
+    assert connector == [0, 2 * (32 * 32 + 32), 0]  # lora, lora with the connector, ia3
+    table = cli("results", str(out)).stdout
+    assert "lora connector=frozen" in table and "lora connector=trainable" in table
+
+
+def test_a_missing_image_stops_the_study_before_training(tmp_path, assets):
+    model, task = assets
+    rows = task.read_text().splitlines()
+    broken = tmp_path / "broken.jsonl"
+    row = json.loads(rows[4])
+    row["image"] = "images/nowhere.png"
+    broken.write_text("\n".join([*rows[:4], json.dumps(row), *rows[5:]]) + "\n")
+    (tmp_path / "images").symlink_to(task.parent / "images")
+    study = _study(tmp_path, (model, broken))
+    out = tmp_path / "out"
+    ran = cli("run", str(study), "-o", str(out))
+    assert ran.returncode == 2
+    assert "data row 5" in ran.stderr and "nowhere.png does not exist" in ran.stderr
+    assert not (out / "results.sqlite").exists()
+
+
+def test_a_connector_setting_on_a_text_task_is_refused(tmp_path, tiny_assets):
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        f"name: x\nbackbones: [{tiny_assets / 'lm'}]\n"
+        f"tasks: [{{name: words, path: {tiny_assets / 'task.csv'}}}]\n"
+        "methods: [{name: lora, connector: trainable}]\n"
+    )
+    ran = cli("run", str(study), "-o", str(tmp_path / "out"))
+    assert ran.returncode == 2
+    assert "methods.0.connector: only visual_qa tasks have a connector" in ran.stderr
