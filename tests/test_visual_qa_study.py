@@ -82,4 +82,4 @@ def test_a_connector_setting_on_a_text_task_is_refused(tmp_path, tiny_assets):
     )
     ran = cli("run", str(study), "-o", str(tmp_path / "out"))
     assert ran.returncode == 2
-    assert "methods.0.connector: only visual_qa tasks have a connector" in ran.stderr
+    assert "methods.0.connector: only visual_qa tasks have one" in ran.stderr

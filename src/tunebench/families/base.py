@@ -208,9 +208,8 @@ class Family:
     `tunebench export` rebuilds and writes a run; None: its runs cannot be exported."""
     method_kind: ClassVar[ModelKind | None] = None
     """The model its runs apply a method to, when not `model_kind` (tabular's text encoder)."""
-    method_settings: ClassVar[frozenset[str]] = frozenset()
-    """Settings of a study's method entry beyond the method's own that the family reads
-    (visual_qa: `connector`); any other family refuses them."""
+    has_connector: ClassVar[bool] = False
+    """Whether a method entry's `connector` applies (visual_qa); other families refuse it."""
     baseline: ClassVar[Literal["constant", "zero_shot"]] = "constant"
     """The trivial baseline a result must beat (report/trust.py): the best constant prediction
     (majority class, mean target, no entities), or the untrained model (the `frozen` run)."""
@@ -245,13 +244,9 @@ class Family:
         self.check_method_settings(study)
 
     def check_method_settings(self, study: Any) -> None:
-        """Refuse a method entry's `connector` where the family has no connector."""
         for index, entry in enumerate(study.methods or []):
-            if entry.connector is not None and "connector" not in self.method_settings:
-                raise UserError(
-                    f"methods.{index}.connector: only visual_qa tasks have a connector to "
-                    f"train, not {self.name} tasks"
-                )
+            if entry.connector is not None and not self.has_connector:
+                raise UserError(f"methods.{index}.connector: only visual_qa tasks have one")
 
     def cells(self, study: Any, task: TaskSource) -> list[Cell]:
         """The task's cells: every backbone with every method of the study."""

@@ -56,7 +56,7 @@ class VisualQA(Family):
     report_default = "exact_match"
     model_kind = "image_text"
     baseline = "zero_shot"  # `frozen` with a frozen connector trains nothing: the model as loaded
-    method_settings = frozenset({"connector"})
+    has_connector = True
 
     def load(self, task: VisualQATask) -> data.VQAData:
         return data.load_visual_qa(task)
