@@ -78,3 +78,18 @@ def test_a_method_trains_the_language_model_alone(
     for part, before in frozen.items():
         after = list(getattr(parts, part).parameters())
         assert all(torch.equal(a, b) for a, b in zip(after, before, strict=True)), part
+
+
+def test_a_method_not_declared_for_image_text_or_checkpointing_fails_as_unsupported(llava_folder):
+    from tunebench.training.config import TrainingConfig
+    from tunebench.training.loop import RunFailed
+
+    from tiny import tiny_context
+
+    model, _ = load_image_text(str(llava_folder))
+    language = image_text_parts(model).language
+    with pytest.raises(RunFailed, match="applies to .*, not image_text"):
+        tiny_context(TrainingConfig(), "prompt", family="visual_qa").apply_method_inside(language)
+    checkpointed = TrainingConfig(gradient_checkpointing=True)
+    with pytest.raises(RunFailed, match="gradient checkpointing is not wired"):
+        tiny_context(checkpointed, "lora", family="visual_qa").apply_method_inside(language)

@@ -111,6 +111,8 @@ class RunContext:
                 "unsupported", f"method {method.name} applies to {kinds}, not image_text"
             )
         reason = method.trains_nothing_on(language_model)
+        if self.spec.training.gradient_checkpointing is True:
+            reason = "gradient checkpointing is not wired for image-text models yet"
         if reason is not None:
             raise RunFailed("unsupported", reason)
         try:
