@@ -21,7 +21,7 @@ from tunebench.families.registry import family_for
 from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
 from tunebench.training.data import LengthGroupedBatches, eval_batches
-from tunebench.training.replay import MINIMUM_STEPS, growth_steps
+from tunebench.training.replay import MINIMUM_STEPS, growth_steps, optimiser_steps
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,10 @@ def token_counts(
     batches = LengthGroupedBatches(train, training.batch_size, seed, training.group_by_length)
     accumulate = training.gradient_accumulation_steps
     ordered = batches.epoch_batches(0)
-    steps = [ordered[i : i + accumulate] for i in range(0, len(ordered), accumulate)]
     if probe:
         steps = growth_steps(ordered, train, accumulate, MINIMUM_STEPS)
+    else:
+        steps = optimiser_steps(ordered, accumulate)
     padded = [[len(b) * max(train[i] for i in b) for b in step] for step in steps]
     per_step = [sum(step) for step in padded]
     timed = per_step[1:] if probe else per_step

@@ -41,13 +41,18 @@ def replay_settings() -> tuple[int, int] | None:
     return _REPLAY.get()
 
 
+def optimiser_steps(batches: list[list[int]], accumulate: int) -> list[list[list[int]]]:
+    """`batches` grouped into optimiser steps of `accumulate` batches each."""
+    return [batches[i : i + accumulate] for i in range(0, len(batches), accumulate)]
+
+
 def growth_steps(
     batches: list[list[int]], lengths: list[int], accumulate: int, minimum: int
 ) -> list[list[list[int]]]:
     """The optimiser steps (each `accumulate` batches of example indices) of `batches` that
     set a new largest batch in padded tokens, plus the first others up to `minimum` steps, in
     their order."""
-    steps = [batches[i : i + accumulate] for i in range(0, len(batches), accumulate)]
+    steps = optimiser_steps(batches, accumulate)
     largest, kept = 0, []
     for index, step in enumerate(steps):
         size = max(len(batch) * max(lengths[i] for i in batch) for batch in step)

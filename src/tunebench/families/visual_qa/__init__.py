@@ -23,8 +23,6 @@ from tunebench.families.visual_qa import data
 from tunebench.families.visual_qa.answers import METRICS
 from tunebench.metrics import Metric, metric_table
 
-Connector = Literal["frozen", "trainable"]
-
 
 class VisualQATask(TaskSource):
     """A user's file of images (paths relative to it), questions and answers."""
