@@ -11,6 +11,7 @@ from tiny_vlm import tiny_llava
 from tunebench.families.visual_qa.batches import (
     IGNORED,
     generate_answers,
+    open_images,
     prompt_text,
     training_batch,
 )
@@ -64,8 +65,68 @@ def test_batched_greedy_answers_equal_one_at_a_time(llava, tmp_path):
     write_shapes_task(tmp_path, images=3)
     paths = sorted((tmp_path / "images").glob("*.png"))
     questions = ["What colour is the square?", "Is it round?", "What shape is this one?"]
+    _train(model, training_batch(processor, paths, questions, ["red", "no", "square"]))
     batched = generate_answers(model, processor, paths, questions, 4, rows_per_batch=3)
     pairs = zip(paths, questions, strict=True)
     alone = [generate_answers(model, processor, [p], [q], 4, 1)[0] for p, q in pairs]
     assert batched == alone
     assert all(isinstance(a, str) for a in batched) and any(batched)
+
+
+def _argmax_answer(model, processor, path, question: str, new_tokens: int) -> str:
+    """Greedy decoding by a full forward pass per token on one unpadded prompt: no cache, no
+    `generate`, the reference batched generation is held to."""
+    inputs = processor(
+        text=[prompt_text(processor, question)], images=open_images([path]), return_tensors="pt"
+    )
+    ids, start = inputs["input_ids"], inputs["input_ids"].shape[1]
+    with torch.inference_mode():
+        for _ in range(new_tokens):
+            logits = model(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                pixel_values=inputs["pixel_values"],
+            ).logits
+            token = logits[:, -1].argmax(-1, keepdim=True)
+            if token.item() == processor.tokenizer.eos_token_id:
+                break
+            ids = torch.cat([ids, token], dim=1)
+    return processor.tokenizer.decode(ids[0, start:], skip_special_tokens=True).strip()
+
+
+def _train(model, batch: dict, steps: int = 20) -> None:
+    """A few steps on `batch`, so that the virtual tokens change the answers."""
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-2)
+    for _ in range(steps):
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+@pytest.mark.parametrize("name", ["prompt", "prefix", "p_tuning"])
+def test_prompt_learning_generates_with_its_virtual_tokens(tmp_path_factory, name):
+    """Left-padded batches of a prompt-learning method answer as full forward passes of one
+    prompt at a time do (PEFT's virtual tokens are in both), and differently from the model
+    without them."""
+    from tunebench.methods import METHODS
+    from tunebench.models.image_text import image_text_parts, load_image_text
+
+    # weights large enough that the answers depend on the input (0.02's are near uniform)
+    folder = tiny_llava(tmp_path_factory.mktemp("llava"), initializer_range=0.3)
+    shapes = tmp_path_factory.mktemp("shapes")
+    write_shapes_task(shapes, images=3)
+    paths = sorted((shapes / "images").glob("*.png"))
+    questions = ["What colour is the square?", "Is it round?", "What shape is this one?"]
+    base, processor = load_image_text(str(folder))
+    plain = generate_answers(base, processor, paths, questions, 4, rows_per_batch=3)
+    method = METHODS[name]
+    torch.manual_seed(0)
+    model = method.apply_to_image_text(
+        base, image_text_parts(base).language, method.config(name=name, num_virtual_tokens=4)
+    )
+    _train(model, training_batch(processor, paths, questions, ["red", "no", "square"]))
+    batched = generate_answers(model, processor, paths, questions, 4, rows_per_batch=3)
+    pairs = zip(paths, questions, strict=True)
+    assert batched == [_argmax_answer(model, processor, p, q, 4) for p, q in pairs]
+    assert batched != plain

@@ -19,6 +19,7 @@ methods:
   - {{name: lora, r: 4}}
   - {{name: lora, r: 4, connector: trainable}}
   - ia3
+  - {{name: prefix, num_virtual_tokens: 4}}
 seeds: [0]
 training: {{epochs: 2, batch_size: 4, max_length: 128}}
 """
@@ -42,7 +43,7 @@ def test_a_study_records_the_vqa_metrics_for_every_run(tmp_path, assets):
     ran = cli("run", str(_study(tmp_path, assets)), "-o", str(out), "--threads", "1")
     assert ran.returncode == 0, ran.stderr[-2000:]
     runs = json.loads(cli("results", str(out), "-f", "json").stdout)
-    assert [r["status"] for r in runs] == ["completed"] * 3
+    assert [r["status"] for r in runs] == ["completed"] * 4
     for run in runs:
         test = run["metrics"]["test"]
         for metric in ("exact_match", "token_f1", "yes_no_accuracy", "hallucination_rate"):
@@ -52,7 +53,7 @@ def test_a_study_records_the_vqa_metrics_for_every_run(tmp_path, assets):
         assert parts["vision"]["trainable"] == 0
         assert run["costs"]["trainable_params"] == sum(p["trainable"] for p in parts.values())
     connector = [r["costs"]["parameters_by_part"]["connector"]["trainable"] for r in runs]
-    assert connector == [0, 2 * (32 * 32 + 32), 0]  # lora, lora with the connector, ia3
+    assert connector == [0, 2 * (32 * 32 + 32), 0, 0]  # lora, lora + connector, ia3, prefix
     table = cli("results", str(out)).stdout
     assert "lora connector=frozen" in table and "lora connector=trainable" in table
 

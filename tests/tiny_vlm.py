@@ -30,8 +30,9 @@ CHAT_TEMPLATE = (
 """ChatML with the image placeholder where the message puts the image."""
 
 
-def tiny_llava(folder: Path) -> Path:
-    """Save a tiny LLaVA and its processor to `folder`; returns it."""
+def tiny_llava(folder: Path, **text_settings) -> Path:
+    """Save a tiny LLaVA and its processor to `folder`; returns it. `text_settings` change
+    the language model's config (`attention_bias=True`)."""
     tokenizer = tiny_tokenizer(chat=False)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<image>"]})
     vision = CLIPVisionConfig(
@@ -43,7 +44,9 @@ def tiny_llava(folder: Path) -> Path:
         patch_size=PATCH,
         projection_dim=32,
     )
-    text = tiny_llama_config(len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
+    text = tiny_llama_config(
+        len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, **text_settings
+    )
     config = LlavaConfig(
         vision_config=vision,
         text_config=text,

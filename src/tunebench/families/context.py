@@ -101,9 +101,9 @@ class RunContext:
         except UserError as error:
             raise RunFailed("unsupported", str(error)) from error
 
-    def apply_method_inside(self, language_model: nn.Module) -> nn.Module:
-        """An image-text model's language model with the run's method applied to it alone,
-        after the method's capability checks."""
+    def apply_method_to_image_text(self, model: nn.Module, language_model: nn.Module):
+        """The image-text `model` to train: the run's method applied to its language model
+        alone (`Method.apply_to_image_text`), after the method's capability checks."""
         method = self.method
         if "image_text" not in method.kinds:
             kinds = ", ".join(sorted(method.kinds))
@@ -117,7 +117,7 @@ class RunContext:
             raise RunFailed("unsupported", reason)
         try:
             path = model_path(self.spec.backbone)
-            return method.apply_inside(language_model, self.spec.method, path)
+            return method.apply_to_image_text(model, language_model, self.spec.method, path)
         except UserError as error:
             raise RunFailed("unsupported", str(error)) from error
 

@@ -12,8 +12,9 @@ not, so on a model without a separate head it is the zero-shot baseline), `merge
 its update folds into the weights on export), `trains_nothing_on`
 (a reason when the method would train nothing on a given backbone, e.g. BitFit without biases),
 `misfit` (settings that do not fit a backbone's modules, checked before anything trains),
-`parameter_groups` (optimiser groups of its own: LoRA+'s faster B matrices) and `after_step`
-(called by the loop after each optimiser step: AdaLoRA's rank allocation).
+`parameter_groups` (optimiser groups of its own: LoRA+'s faster B matrices), `after_step`
+(called by the loop after each optimiser step: AdaLoRA's rank allocation) and
+`prompt_learning` (virtual tokens: how it reaches an image-text model's language model).
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ ModelKind = Literal["classifier", "token_classifier", "text_encoder", "causal_lm
 """What a family builds around a backbone: a sequence classifier, a per-token classifier, a text
 encoder feeding a tabular model, a causal language model, an image-text model (whose language
 model alone the method changes)."""
-ALL_KINDS: frozenset[ModelKind] = frozenset(
+TEXT_KINDS: frozenset[ModelKind] = frozenset(
     ("classifier", "token_classifier", "text_encoder", "causal_lm")
 )
-"""Every text model: a method's default."""
-WITH_IMAGE_TEXT: frozenset[ModelKind] = ALL_KINDS | {"image_text"}
-"""A method tested inside an image-text model too (tests/test_image_text_methods.py)."""
+"""Every text model."""
+ALL_KINDS: frozenset[ModelKind] = TEXT_KINDS | {"image_text"}
+"""A method's default: every method is tested inside an image-text model too
+(tests/test_image_text_methods.py runs each method that declares `image_text`)."""
 
 
 class MethodConfig(BaseModel):
@@ -90,6 +92,10 @@ class Method:
     (a module name no module has, a block it lacks), or None; checked when a study loads."""
     parameter_groups: ParameterGroups = _one_group
     after_step: AfterStep | None = None
+    prompt_learning: bool = False
+    """Whether it adds virtual tokens to the language model's input or attention (prompt,
+    prefix and p-tuning): on an image-text model PEFT wraps the whole model, whose language
+    model alone sees the tokens, since PEFT's plain wrapper of a module cannot add them."""
 
     def apply(self, model: nn.Module, config: MethodConfig, backbone_path: str = "") -> nn.Module:
         """The model to train: `model` (a classifier, text encoder or causal LM) with this
@@ -98,14 +104,21 @@ class Method:
 
         return self.apply_to(Target.of(model, backbone_path), config)
 
-    def apply_inside(
-        self, language_model: nn.Module, config: MethodConfig, backbone_path: str = ""
+    def apply_to_image_text(
+        self, model: nn.Module, language_model: nn.Module, config: MethodConfig, path: str = ""
     ) -> nn.Module:
-        """The language model of an image-text model with this method applied to it alone
-        (`Target.inside`); the caller puts the result back in the image-text model."""
+        """The image-text `model` to train, with this method applied to its `language_model`
+        alone (`Target.inside`: the vision encoder and the connector are out of the method's
+        reach), or around the whole model for prompt learning (`Target.around_image_text`)."""
         from tunebench.methods.target import Target
 
-        return self.apply_to(Target.inside(language_model, backbone_path), config)
+        if self.prompt_learning:
+            return self.apply_to(Target.around_image_text(model, language_model, path), config)
+        applied = self.apply_to(Target.inside(language_model, path), config)
+        name = next(n for n, m in model.named_modules() if m is language_model)
+        owner, _, attribute = name.rpartition(".")
+        setattr(model.get_submodule(owner), attribute, applied)
+        return model
 
 
 REGISTERED: dict[str, Method] = {}

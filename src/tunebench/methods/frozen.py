@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from tunebench.methods.base import WITH_IMAGE_TEXT, Method, MethodConfig, register
+from tunebench.methods.base import Method, MethodConfig, register
 from tunebench.models.blocks import freeze
 
 if TYPE_CHECKING:
@@ -30,6 +30,5 @@ METHOD = register(
         "head only; the backbone is not trained",
         apply,
         trains_backbone=False,
-        kinds=WITH_IMAGE_TEXT,
     )
 )

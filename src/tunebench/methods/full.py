@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from tunebench.methods.base import WITH_IMAGE_TEXT, Method, MethodConfig, register
+from tunebench.methods.base import Method, MethodConfig, register
 
 if TYPE_CHECKING:
     from tunebench.methods.target import Target
@@ -26,6 +26,5 @@ METHOD = register(
         5e-5,
         "full fine-tuning of every parameter",
         apply,
-        kinds=WITH_IMAGE_TEXT,
     )
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from tunebench.methods.base import WITH_IMAGE_TEXT, Method, MethodConfig, register
+from tunebench.methods.base import Method, MethodConfig, register
 from tunebench.models.shape import unmatched_modules
 
 if TYPE_CHECKING:
@@ -45,6 +45,5 @@ METHOD = register(
         apply,
         mergeable=True,
         misfit=misfit,
-        kinds=WITH_IMAGE_TEXT,
     )
 )

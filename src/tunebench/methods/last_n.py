@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import PositiveInt
 
 from tunebench.errors import UserError
-from tunebench.methods.base import WITH_IMAGE_TEXT, Method, MethodConfig, register
+from tunebench.methods.base import Method, MethodConfig, register
 from tunebench.models.blocks import freeze, transformer_layers
 
 if TYPE_CHECKING:
@@ -51,6 +51,5 @@ METHOD = register(
         "the top N transformer blocks + head",
         apply,
         misfit=misfit,
-        kinds=WITH_IMAGE_TEXT,
     )
 )

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, create_model
 
-from tunebench.methods.base import WITH_IMAGE_TEXT, Method
+from tunebench.methods.base import Method
 from tunebench.methods.tuner import TunerConfig, tuner
 
 RENAMED = {"alpha": "lora_alpha", "dropout": "lora_dropout"}
@@ -27,7 +27,6 @@ METHOD = tuner(
     "low-rank adapters on attention projections",
     renamed=RENAMED,
     mergeable=True,
-    kinds=WITH_IMAGE_TEXT,
 )
 
 

@@ -40,4 +40,5 @@ METHOD = tuner(
     "virtual tokens from a trained prompt encoder at the input",
     renamed={"encoder": "encoder_reparameterization_type"},
     resolve=encoder_width,
+    prompt_learning=True,
 )

@@ -43,5 +43,6 @@ METHOD = register(
         "trainable key/value prefixes in every layer",
         apply,
         gradient_checkpointing=False,
+        prompt_learning=True,
     )
 )

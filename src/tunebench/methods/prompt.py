@@ -41,5 +41,12 @@ def apply(target: Target, config: PromptConfig):
 
 
 METHOD = register(
-    Method("prompt", PromptConfig, 3e-2, "trainable soft-prompt tokens at the input", apply)
+    Method(
+        "prompt",
+        PromptConfig,
+        3e-2,
+        "trainable soft-prompt tokens at the input",
+        apply,
+        prompt_learning=True,
+    )
 )

@@ -43,6 +43,16 @@ class Target:
         puts what the method returns back in the image-text model."""
         return cls(language_model, language_model, None, None, backbone_path)
 
+    @classmethod
+    def around_image_text(
+        cls, model: nn.Module, language_model: nn.Module, backbone_path: str = ""
+    ) -> Target:
+        """A whole image-text model as the target of a prompt-learning method: PEFT's causal-LM
+        wrapper adds its virtual tokens to the input embeddings (or its prefixes to the
+        attention) of the language model, which alone sees them; the image features join the
+        sequence inside the model, after the virtual tokens are in place."""
+        return cls(model, language_model, None, TaskType.CAUSAL_LM, backbone_path)
+
     def train_head(self) -> None:
         if self.head is not None:
             self.head.requires_grad_(True)

@@ -16,9 +16,12 @@ from pydantic import NonNegativeInt
 
 from tunebench.errors import UserError
 from tunebench.methods.base import Method, MethodConfig, register
+from tunebench.models.blocks import transformer_layers
 from tunebench.models.shape import unmatched_modules
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from tunebench.methods.target import Target
     from tunebench.models.shape import Shape
 
@@ -52,6 +55,18 @@ def misfit(config: ModulesConfig, shape: Shape) -> str | None:
     return None
 
 
+def blocks_name(backbone: nn.Module) -> str | None:
+    """The name of the backbone's list of blocks (`layer`, `layers`, `h`), or None if not
+    found: PEFT finds a block's index by it, also in a language model that is not the
+    model's outermost module (an image-text model's), where PEFT's own search needs a dot
+    before the name."""
+    try:
+        blocks = transformer_layers(backbone)
+    except ValueError:
+        return None  # PEFT's own search
+    return next(n for n, m in backbone.named_modules() if m is blocks).rsplit(".", 1)[-1]
+
+
 Resolve = Callable[["Target", dict[str, Any]], dict[str, Any]]
 """(the target, PEFT's settings as configured) -> the settings to build PEFT's config with
 (defaults that depend on the backbone, such as its layer norms' names)."""
@@ -79,6 +94,9 @@ def peft_model(target: Target, peft_type: str, settings: dict[str, Any], what: s
     this model is a `UserError` naming `what` (so the run fails as `unsupported`)."""
     from peft import get_peft_model
 
+    pattern = blocks_name(target.backbone) if settings.get("layers_to_transform") else None
+    if pattern and not settings.get("layers_pattern"):
+        settings = {**settings, "layers_pattern": pattern}
     try:
         peft_config = peft_config_class(peft_type)(task_type=target.peft_task, **settings)
         return get_peft_model(target.model, peft_config)

@@ -84,11 +84,14 @@ def _shortest(modules: dict[str, nn.Module], candidates: tuple[str, ...]) -> str
 
 def parameters_by_part(model: nn.Module, parts: ImageTextParts) -> dict[str, dict[str, int]]:
     """Total and trainable parameters of the vision encoder (without a connector nested in
-    it), the connector, the language model and the rest (an untied output head), each
-    parameter counted once."""
+    it), the connector, the language model (with a prompt-learning method's virtual tokens,
+    which it alone sees) and the rest (an untied output head), each parameter counted once."""
     owner: dict[int, str] = {}
+    virtual = [m for n, m in model.named_modules() if n.rsplit(".", 1)[-1] == "prompt_encoder"]
     for part, module in (("language_model", parts.language), ("vision", parts.vision)):
         owner.update({id(p): part for p in module.parameters()})
+    for module in virtual:
+        owner.update({id(p): "language_model" for p in module.parameters()})
     owner.update({id(p): "connector" for p in parts.connector.parameters()})
     counts = {k: {"total": 0, "trainable": 0} for k in ("vision", "connector", "language_model")}
     counts["other"] = {"total": 0, "trainable": 0}

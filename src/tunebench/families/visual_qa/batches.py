@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from PIL import Image
 
+from tunebench.families.causal_lm.prompt_generation import translated_cache
+
 IGNORED = -100
 """The label cross-entropy leaves out."""
 
@@ -80,13 +82,14 @@ def generate_answers(
         inputs = processor(
             text=prompts, images=open_images(paths[start:end]), padding=True, return_tensors="pt"
         ).to(model.device)
-        generated = model.generate(
-            **inputs,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
+        with translated_cache(model):  # prompt learning generates with its tokens
+            generated = model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
         new = generated[:, inputs["input_ids"].shape[1] :]
         answers.extend(t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True))
     return answers
@@ -100,7 +103,8 @@ def option_logprobs(model: Any, processor: Any, path: Path, question: str, optio
     batch = training_batch(processor, [path] * len(options), [question] * len(options), options)
     batch = {k: v.to(model.device) for k, v in batch.items()}
     labels = batch.pop("labels")
-    logits = model(**batch).logits[:, :-1].float()
+    width = labels.shape[1]  # prompt tuning's virtual tokens come first in the logits
+    logits = model(**batch).logits[:, -width:-1].float()
     targets = labels[:, 1:]
     scored = targets != IGNORED
     picked = logits.log_softmax(-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)

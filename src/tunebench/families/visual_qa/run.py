@@ -2,7 +2,7 @@
 training on the answers, and the test split answered and scored.
 
 The vision encoder stays frozen, and so does the output head; the method applies to the
-language model alone (`RunContext.apply_method_inside`); the connector trains when the method
+language model alone (`RunContext.apply_method_to_image_text`); the connector trains when the method
 entry says `connector: trainable`. Validation (which picks the best epoch) is the loss on the
 validation answers; the test split is answered greedily, or by the likeliest option where a
 question has choices, and scored (answers.py).
@@ -33,12 +33,11 @@ def train_and_test(context: RunContext) -> FamilyResult:
     spec, data, accelerator = context.spec, context.data, context.accelerator
     config = spec.training
     model, processor = context.image_text()
-    parts = image_text_parts(model)
-    language = parts.language
     model.requires_grad_(False)
     context.seed()  # the method's random initialisation
-    owner, attribute = parts.names["language"].rsplit(".", 1)
-    setattr(model.get_submodule(owner), attribute, context.apply_method_inside(language))
+    model = context.apply_method_to_image_text(model, image_text_parts(model).language)
+    parts = image_text_parts(model)
+    language = parts.language
     if spec.options.get("connector") == "trainable":
         parts.connector.requires_grad_(True)
     model.to(accelerator.device)
