@@ -1,5 +1,5 @@
 """Every method that declares `image_text` reaches an image-text model's language model alone:
-on a tiny LLaVA, the vision encoder, the connector and every other frozen weight stay unchanged
+on a tiny LLaVA and a tiny Idefics3, the vision encoder, the connector and every other frozen weight stay unchanged
 by training, trainable counts per part are exact, and the loss on the answers falls."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 from shapes_vqa import write_shapes_task
-from tiny_vlm import tiny_llava
+from tiny_vlm import tiny_idefics3, tiny_llava
 
 from tunebench.families.visual_qa.batches import training_batch
 from tunebench.methods import METHODS
@@ -29,7 +29,7 @@ LANGUAGE_TRAINABLE = {
     "bitfit": 2 * (32 + 16 + 16 + 32),  # q, k, v, o biases
     "frozen": 0,
 }
-"""Trainable parameters of the tiny LLaVA's language model, by hand; other methods are held
+"""Trainable parameters of the tiny models' language model (the same Llama in both), by hand; other methods are held
 to the rest of the checks."""
 SMALL = {
     "c3a": {"block_size": 16},
@@ -47,14 +47,27 @@ SMALL = {
 IMAGE_TEXT_METHODS = sorted(name for name, m in METHODS.items() if "image_text" in m.kinds)
 
 
-@pytest.fixture(scope="module")
-def llava_folder(tmp_path_factory):
-    return tiny_llava(tmp_path_factory.mktemp("llava"))
+BUILDERS = {"llava": tiny_llava, "idefics3": tiny_idefics3}
 
 
 @pytest.fixture(scope="module")
-def biased_llava_folder(tmp_path_factory):
-    return tiny_llava(tmp_path_factory.mktemp("biased"), attention_bias=True)
+def folder_of(tmp_path_factory):
+    """(architecture, whether the language model's attention has biases) -> a saved model,
+    built once per module."""
+    built = {}
+
+    def folder(architecture: str, biased: bool = False):
+        if (architecture, biased) not in built:
+            where = tmp_path_factory.mktemp(f"{architecture}_{biased}")
+            built[architecture, biased] = BUILDERS[architecture](where, attention_bias=biased)
+        return built[architecture, biased]
+
+    return folder
+
+
+@pytest.fixture(scope="module")
+def llava_folder(folder_of):
+    return folder_of("llava")
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +87,10 @@ def _with_method(folder, name: str, **settings):
     return method.apply_to_image_text(model, image_text_parts(model).language, config), processor
 
 
+@pytest.mark.parametrize("architecture", sorted(BUILDERS))
 @pytest.mark.parametrize("name", IMAGE_TEXT_METHODS)
-def test_a_method_trains_the_language_model_alone(llava_folder, biased_llava_folder, shapes, name):
-    folder = biased_llava_folder if name == "bitfit" else llava_folder
+def test_a_method_trains_the_language_model_alone(folder_of, shapes, name, architecture):
+    folder = folder_of(architecture, biased=name == "bitfit")
     model, processor = _with_method(folder, name, **SMALL.get(name, {}))
     counts = parameters_by_part(model, image_text_parts(model))
     assert counts["vision"]["trainable"] == counts["connector"]["trainable"] == 0

@@ -9,7 +9,7 @@ import json
 import pytest
 from shapes_vqa import write_shapes_task
 from test_cli import cli
-from tiny_vlm import tiny_llava
+from tiny_vlm import tiny_idefics3, tiny_llava
 
 STUDY = """
 name: vqa_tiny
@@ -56,6 +56,33 @@ def test_a_study_records_the_vqa_metrics_for_every_run(tmp_path, assets):
     assert connector == [0, 2 * (32 * 32 + 32), 0, 0]  # lora, lora + connector, ia3, prefix
     table = cli("results", str(out)).stdout
     assert "lora connector=frozen" in table and "lora connector=trainable" in table
+
+
+IDEFICS3_STUDY = """
+name: vqa_idefics3
+backbones: [{model}]
+tasks: [{{name: shapes, family: visual_qa, path: {task}}}]
+methods:
+  - {{name: lora, r: 4, connector: trainable}}
+  - {{name: prompt, num_virtual_tokens: 4}}
+seeds: [0]
+training: {{epochs: 1, batch_size: 4, max_length: 128}}
+"""
+
+
+def test_an_idefics3_study_runs_through_the_same_path(tmp_path, assets):
+    """SmolVLM's architecture: its processor's image tokens, pixel mask and connector."""
+    model = tiny_idefics3(tmp_path / "idefics3")
+    out = tmp_path / "out"
+    study = _study(tmp_path, (model, assets[1]), IDEFICS3_STUDY)
+    ran = cli("run", str(study), "-o", str(out), "--threads", "1")
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    runs = json.loads(cli("results", str(out), "-f", "json").stdout)
+    assert [r["status"] for r in runs] == ["completed"] * 2
+    parts = [r["costs"]["parameters_by_part"] for r in runs]
+    assert [p["connector"]["trainable"] for p in parts] == [4 * 32 * 32, 0]  # no bias
+    assert parts[1]["language_model"]["trainable"] == 4 * 32  # prompt tuning's four tokens
+    assert all(0.0 <= r["metrics"]["test"]["exact_match"] <= 1.0 for r in runs)
 
 
 def test_a_missing_image_stops_the_study_before_training(tmp_path, assets):
