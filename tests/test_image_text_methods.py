@@ -1,6 +1,7 @@
 """Every method that declares `image_text` reaches an image-text model's language model alone:
-on a tiny LLaVA and a tiny Idefics3, the vision encoder, the connector and every other frozen weight stay unchanged
-by training, trainable counts per part are exact, and the loss on the answers falls."""
+on a tiny LLaVA and a tiny Idefics3, the vision encoder, the connector and every other frozen
+weight stay unchanged by training, trainable counts per part are exact, and the loss on the
+answers falls."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ LANGUAGE_TRAINABLE = {
     "bitfit": 2 * (32 + 16 + 16 + 32),  # q, k, v, o biases
     "frozen": 0,
 }
-"""Trainable parameters of the tiny models' language model (the same Llama in both), by hand; other methods are held
-to the rest of the checks."""
+"""Trainable parameters of the tiny models' language model (the same Llama in both), by hand;
+other methods are held to the rest of the checks."""
 SMALL = {
     "c3a": {"block_size": 16},
     "fourierft": {"n_frequency": 64},
