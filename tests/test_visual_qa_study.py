@@ -61,7 +61,11 @@ def test_a_study_records_the_vqa_metrics_for_every_run(tmp_path, assets):
 IDEFICS3_STUDY = """
 name: vqa_idefics3
 backbones: [{model}]
-tasks: [{{name: shapes, family: visual_qa, path: {task}}}]
+tasks:
+  - name: shapes
+    family: visual_qa
+    path: {task}
+    eval_tasks: [{{name: again, family: visual_qa, path: {task}}}]
 methods:
   - {{name: lora, r: 4, connector: trainable}}
   - {{name: prompt, num_virtual_tokens: 4}}
@@ -71,7 +75,8 @@ training: {{epochs: 1, batch_size: 4, max_length: 128}}
 
 
 def test_an_idefics3_study_runs_through_the_same_path(tmp_path, assets):
-    """SmolVLM's architecture: its processor's image tokens, pixel mask and connector."""
+    """SmolVLM's architecture: its processor's image tokens, pixel mask and connector; and
+    `eval_tasks` tests the trained model on another file."""
     model = tiny_idefics3(tmp_path / "idefics3")
     out = tmp_path / "out"
     study = _study(tmp_path, (model, assets[1]), IDEFICS3_STUDY)
@@ -82,7 +87,13 @@ def test_an_idefics3_study_runs_through_the_same_path(tmp_path, assets):
     parts = [r["costs"]["parameters_by_part"] for r in runs]
     assert [p["connector"]["trainable"] for p in parts] == [4 * 32 * 32, 0]  # no bias
     assert parts[1]["language_model"]["trainable"] == 4 * 32  # prompt tuning's four tokens
-    assert all(0.0 <= r["metrics"]["test"]["exact_match"] <= 1.0 for r in runs)
+    for run in runs:  # tested again on the same file as a transfer task: the same answers
+        test, again = run["metrics"]["test"], run["metrics"]["transfer"]["again"]
+        assert 0.0 <= test["exact_match"] <= 1.0
+        assert {k: again[k] for k in ("exact_match", "token_f1", "samples")} == {
+            k: test[k] for k in ("exact_match", "token_f1", "samples")
+        }
+        assert run["costs"]["transfer_seconds"] > 0
 
 
 def test_a_missing_image_stops_the_study_before_training(tmp_path, assets):

@@ -44,6 +44,7 @@ class VisualQATask(TaskSource):
         "choices_column",
     )
     family_name: ClassVar[str] = "visual_qa"
+    transfers: ClassVar[bool] = True
 
 
 class VisualQA(Family):

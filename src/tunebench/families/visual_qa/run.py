@@ -5,7 +5,8 @@ The vision encoder stays frozen, and so does the output head; the method applies
 language model alone (`RunContext.apply_method_to_image_text`); the connector trains when the method
 entry says `connector: trainable`. Validation (which picks the best epoch) is the loss on the
 validation answers; the test split is answered greedily, or by the likeliest option where a
-question has choices, and scored (answers.py).
+question has choices, and scored (answers.py), as is the test split of each of the task's
+`eval_tasks` (other VQA files the model never trained on).
 """
 
 from __future__ import annotations
@@ -60,6 +61,19 @@ def train_and_test(context: RunContext) -> FamilyResult:
     test_seconds = time.perf_counter() - started
     costs = {"parameters_by_part": parameters_by_part(model, image_text_parts(model))}
     metrics = {"validation": outcome.best_validation, "test": test}
+    started, others = time.perf_counter(), spec.task.transfer_tasks()
+    if others:
+        metrics["transfer"] = {
+            other.name: evaluate(
+                model,
+                processor,
+                context.family.load(other).test,
+                other.max_new_tokens,
+                config.eval_batch_size,
+            )
+            for other in others
+        }
+        costs["transfer_seconds"] = time.perf_counter() - started
     return FamilyResult(metrics, outcome, model, language, test_seconds, costs=costs)
 
 
