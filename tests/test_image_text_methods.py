@@ -124,7 +124,7 @@ def test_layers_place_a_method_in_the_language_models_blocks(llava_folder):
     )
 
 
-def test_a_method_not_declared_for_image_text_or_checkpointing_fails_as_unsupported(llava_folder):
+def test_a_method_not_declared_for_image_text_fails_as_unsupported(llava_folder):
     from tunebench.training.config import TrainingConfig
     from tunebench.training.loop import RunFailed
 
@@ -136,9 +136,34 @@ def test_a_method_not_declared_for_image_text_or_checkpointing_fails_as_unsuppor
         context = tiny_context(TrainingConfig(), "qlora", family="visual_qa")
         context.apply_method_to_image_text(model, language)
     checkpointed = TrainingConfig(gradient_checkpointing=True)
-    with pytest.raises(RunFailed, match="gradient checkpointing is not wired"):
-        context = tiny_context(checkpointed, "lora", family="visual_qa")
+    with pytest.raises(RunFailed, match="does not work with method prefix"):
+        context = tiny_context(checkpointed, "prefix", family="visual_qa")
         context.apply_method_to_image_text(model, language)
     unbiased = tiny_context(TrainingConfig(), "bitfit", family="visual_qa")
     with pytest.raises(RunFailed, match="no bias parameters"):
         unbiased.apply_method_to_image_text(model, language)
+
+
+def test_gradient_checkpointing_recomputes_the_language_models_blocks(llava_folder, shapes):
+    """`gradient_checkpointing: true` checkpoints the language model's blocks: LoRA's
+    gradients are those of the run without it."""
+    from tunebench.training.config import TrainingConfig
+
+    from tiny import tiny_context
+
+    gradients = {}
+    for checkpointing in (False, True):
+        model, processor = load_image_text(str(llava_folder))
+        model.requires_grad_(False)
+        context = tiny_context(TrainingConfig(gradient_checkpointing=checkpointing), "lora")
+        context.spec.method = METHODS["lora"].config(name="lora", dropout=0.0)
+        context.spec.backbone = str(llava_folder)
+        torch.manual_seed(0)
+        model = context.apply_method_to_image_text(model, image_text_parts(model).language)
+        model.train()
+        model(**training_batch(processor, *shapes)).loss.backward()
+        layers = image_text_parts(model).language.base_model.model.layers
+        assert all(layer.gradient_checkpointing == checkpointing for layer in layers)
+        gradients[checkpointing] = [p.grad for p in model.parameters() if p.requires_grad]
+    for without, with_ in zip(gradients[False], gradients[True], strict=True):
+        torch.testing.assert_close(with_, without)

@@ -103,7 +103,9 @@ class RunContext:
 
     def apply_method_to_image_text(self, model: nn.Module, language_model: nn.Module):
         """The image-text `model` to train: the run's method applied to its language model
-        alone (`Method.apply_to_image_text`), after the method's capability checks."""
+        alone (`Method.apply_to_image_text`), after the method's capability checks, with the
+        language model's blocks checkpointed when the training says `true` (`auto` leaves
+        them: an image's token count is the processor's, unknown to the rule)."""
         method = self.method
         if "image_text" not in method.kinds:
             kinds = ", ".join(sorted(method.kinds))
@@ -111,11 +113,11 @@ class RunContext:
                 "unsupported", f"method {method.name} applies to {kinds}, not image_text"
             )
         reason = method.trains_nothing_on(language_model)
-        if self.spec.training.gradient_checkpointing is True:
-            reason = "gradient checkpointing is not wired for image-text models yet"
         if reason is not None:
             raise RunFailed("unsupported", reason)
         try:
+            if self.spec.training.gradient_checkpointing is True:  # `auto`: off
+                self._checkpoint(language_model, method)
             path = model_path(self.spec.backbone)
             return method.apply_to_image_text(model, language_model, self.spec.method, path)
         except UserError as error:
