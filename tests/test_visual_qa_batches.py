@@ -13,6 +13,7 @@ from tunebench.families.visual_qa.batches import (
     generate_answers,
     open_images,
     prompt_text,
+    row_tokens,
     training_batch,
 )
 
@@ -130,3 +131,18 @@ def test_prompt_learning_generates_with_its_virtual_tokens(tmp_path_factory, nam
     pairs = zip(paths, questions, strict=True)
     assert batched == [_argmax_answer(model, processor, p, q, 4) for p, q in pairs]
     assert batched != plain
+
+
+def test_row_tokens_are_the_batches_own(llava, tmp_path):
+    """Counted once per row, the tokens are those of the processor's batch: the totals its
+    attention mask, the prompts where its labels start."""
+    model, processor = llava
+    write_shapes_task(tmp_path, images=3)
+    paths = sorted((tmp_path / "images").glob("*.png"))
+    questions, answers = ["What colour?", "Is the square red?", "Shape?"], ["red", "no", "a"]
+    prompts, totals = row_tokens(processor, paths, questions, answers)
+    batch = training_batch(processor, paths, questions, answers)
+    assert totals == batch["attention_mask"].sum(dim=1).tolist()
+    counted = training_batch(processor, paths, questions, answers, prompt_lengths=prompts)
+    assert torch.equal(counted["labels"], batch["labels"])
+    assert [t - p for p, t in zip(prompts, totals, strict=True)] == [4, 3, 2]  # answer + end

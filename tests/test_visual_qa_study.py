@@ -122,3 +122,22 @@ def test_a_connector_setting_on_a_text_task_is_refused(tmp_path, tiny_assets):
     ran = cli("run", str(study), "-o", str(tmp_path / "out"))
     assert ran.returncode == 2
     assert "methods.0.connector: only visual_qa tasks have one" in ran.stderr
+
+
+def test_the_plan_counts_a_runs_tokens_as_its_batches_do(tmp_path, assets):
+    """Image tokens included: what `tunebench plan` scales a probe by (token_lengths) are the
+    totals the run groups its batches by."""
+    from tunebench.families.visual_qa import FAMILY
+    from tunebench.families.visual_qa.run import Tokened
+    from tunebench.models.image_text import load_processor
+    from tunebench.study.expand import expand
+    from tunebench.study.load import load_study
+
+    spec = expand(load_study(_study(tmp_path, assets)))[0]
+    data = FAMILY.load(spec.task)
+    lengths = FAMILY.token_lengths(spec, data)
+    processor = load_processor(spec.backbone)
+    assert lengths.train == Tokened.of(processor, data.train).totals
+    assert min(lengths.train) > 16  # a tiny LLaVA image is 16 tokens
+    assert len(set(lengths.train)) > 1
+    assert len(lengths.test) == len(data.test.ids)

@@ -38,21 +38,34 @@ class ImageTextParts:
 def load_image_text(name: str, trust_remote_code: bool = False) -> tuple[nn.Module, Any]:
     """(model, processor) of a local folder or Hub id that `AutoModelForImageTextToText` and
     `AutoProcessor` load; UserError naming the backbone otherwise."""
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
 
     path = model_path(name)
     try:
         model = AutoModelForImageTextToText.from_pretrained(
             path, trust_remote_code=trust_remote_code
         )
-        processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as error:
-        raise UserError(
-            f"backbone '{name}' is not an image-text model that transformers can load with "
-            f"AutoModelForImageTextToText and AutoProcessor: {error}"
-        ) from error
+        raise UserError(f"{_not_image_text(name)} and AutoProcessor: {error}") from error
     image_text_parts(model)  # every part is found, or the user hears which is not
-    return model, processor
+    return model, load_processor(name, trust_remote_code)
+
+
+def load_processor(name: str, trust_remote_code: bool = False) -> Any:
+    """The processor of a local folder or Hub id (`AutoProcessor`), without the weights."""
+    from transformers import AutoProcessor
+
+    try:
+        return AutoProcessor.from_pretrained(model_path(name), trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"{_not_image_text(name)} and AutoProcessor: {error}") from error
+
+
+def _not_image_text(name: str) -> str:
+    return (
+        f"backbone '{name}' is not an image-text model that transformers can load with "
+        "AutoModelForImageTextToText"
+    )
 
 
 def image_text_parts(model: nn.Module) -> ImageTextParts:

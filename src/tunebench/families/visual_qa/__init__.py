@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import PositiveInt
 
-from tunebench.families.base import Cell, Family, TaskSource
+from tunebench.families.base import Cell, Family, SplitLengths, TaskSource
 from tunebench.families.visual_qa import data
 from tunebench.families.visual_qa.answers import METRICS
 from tunebench.metrics import Metric, metric_table
@@ -75,6 +75,19 @@ class VisualQA(Family):
         if run.options.get("connector") == "trainable":
             label = label.replace(" · seed", " · connector trainable · seed")
         return label
+
+    def token_lengths(self, spec, task_data: data.VQAData) -> SplitLengths:
+        """Each row's tokens as the run counts them (`row_tokens`, image tokens included):
+        prompt + answer in training and validation, the prompt for the test's answers."""
+        from tunebench.families.visual_qa.batches import row_tokens
+        from tunebench.models.image_text import load_processor
+
+        processor = load_processor(spec.backbone, spec.trust_remote_code)
+        splits = (task_data.train, task_data.validation, task_data.test)
+        train, validation, test = (
+            row_tokens(processor, s.images, s.questions, s.answers) for s in splits
+        )
+        return SplitLengths(train[1], validation[1], test[0])
 
     def train_and_test(self, context):
         from tunebench.families.visual_qa.run import train_and_test

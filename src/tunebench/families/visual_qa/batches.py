@@ -40,23 +40,47 @@ def open_images(paths: list[Path]) -> list[Image.Image]:
     return images
 
 
-def training_batch(
+def row_tokens(
     processor: Any, paths: list[Path], questions: list[str], answers: list[str]
+) -> tuple[list[int], list[int]]:
+    """(prompt tokens, prompt + answer + end tokens) of each row, the prompt's with the image
+    tokens the processor expands its placeholder into, one row at a time (an image's count
+    can depend on its size). Counted once per run: they group the batches by length, place
+    the labels, and are what `tunebench plan` scales by."""
+    tokenizer = processor.tokenizer
+    prompts, totals = [], []
+    for path, question, answer in zip(paths, questions, answers, strict=True):
+        text = [prompt_text(processor, question)]
+        prompt = processor(text=text, images=open_images([path]))["input_ids"][0]
+        ending = tokenizer(answer + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+        prompts.append(len(prompt))
+        totals.append(len(prompt) + len(ending))
+    return prompts, totals
+
+
+def training_batch(
+    processor: Any,
+    paths: list[Path],
+    questions: list[str],
+    answers: list[str],
+    prompt_lengths: list[int] | None = None,
 ) -> dict[str, torch.Tensor]:
     """The processor's batch of prompt + answer + end of sequence, right-padded, with `labels`
-    on the answer and end tokens alone. Shapes: input_ids, attention_mask, labels (batch,
-    width); pixel_values as the processor makes them."""
+    on the answer and end tokens alone; each row's prompt tokens are `prompt_lengths` (from
+    `row_tokens`), else counted by processing the prompts alone. Shapes: input_ids,
+    attention_mask, labels (batch, width); pixel_values as the processor makes them."""
     images = open_images(paths)
     prompts = [prompt_text(processor, q) for q in questions]
     end = processor.tokenizer.eos_token
     texts = [p + a + end for p, a in zip(prompts, answers, strict=True)]
     processor.tokenizer.padding_side = "right"
     batch = processor(text=texts, images=images, padding=True, return_tensors="pt")
-    alone = processor(text=prompts, images=images, padding=True, return_tensors="pt")
-    prompt_lengths = alone["attention_mask"].sum(dim=1)
+    if prompt_lengths is None:
+        alone = processor(text=prompts, images=images, padding=True, return_tensors="pt")
+        prompt_lengths = alone["attention_mask"].sum(dim=1).tolist()
     labels = batch["input_ids"].clone()
     labels[batch["attention_mask"] == 0] = IGNORED
-    for row, length in enumerate(prompt_lengths.tolist()):
+    for row, length in enumerate(prompt_lengths):
         labels[row, :length] = IGNORED
     return {**batch, "labels": labels}
 

@@ -12,6 +12,8 @@ question has choices, and scored (answers.py), as is the test split of each of t
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -22,11 +24,12 @@ from tunebench.families.visual_qa.batches import (
     IGNORED,
     generate_answers,
     option_logprobs,
+    row_tokens,
     training_batch,
 )
 from tunebench.families.visual_qa.data import VQASplit
 from tunebench.models.image_text import image_text_parts, parameters_by_part
-from tunebench.training.data import LengthGroupedBatches
+from tunebench.training.data import LengthGroupedBatches, eval_batches
 from tunebench.training.metrics import with_rows
 
 
@@ -42,18 +45,14 @@ def train_and_test(context: RunContext) -> FamilyResult:
     if spec.options.get("connector") == "trainable":
         parts.connector.requires_grad_(True)
     model.to(accelerator.device)
-    train = data.train
-    lengths = [len(q) + len(a) for q, a in zip(train.questions, train.answers, strict=True)]
-    batches = LengthGroupedBatches(lengths, config.batch_size, spec.seed, config.group_by_length)
-
-    def collate(rows: list[int]) -> dict:
-        split = train.take(rows)
-        return training_batch(processor, split.images, split.questions, split.answers)
-
-    loader = DataLoader(range(len(train)), batch_sampler=batches, collate_fn=collate)
+    train, validation = (Tokened.of(processor, s) for s in (data.train, data.validation))
+    batches = LengthGroupedBatches(
+        train.totals, config.batch_size, spec.seed, config.group_by_length
+    )
+    loader = DataLoader(range(len(train.split)), batch_sampler=batches, collate_fn=train.batch)
 
     def validate(trained) -> dict:
-        return {"loss": answer_loss(trained, processor, data.validation, config.eval_batch_size)}
+        return {"loss": answer_loss(trained, validation, config.eval_batch_size)}
 
     outcome = context.fit(model, batches, loader, validate)
     started = time.perf_counter()
@@ -77,15 +76,34 @@ def train_and_test(context: RunContext) -> FamilyResult:
     return FamilyResult(metrics, outcome, model, language, test_seconds, costs=costs)
 
 
+@dataclass(frozen=True)
+class Tokened:
+    """A split with each row's prompt and total tokens (`row_tokens`), counted once."""
+
+    processor: Any
+    split: VQASplit
+    prompts: list[int]
+    totals: list[int]
+
+    @classmethod
+    def of(cls, processor: Any, split: VQASplit) -> Tokened:
+        counts = row_tokens(processor, split.images, split.questions, split.answers)
+        return cls(processor, split, *counts)
+
+    def batch(self, rows: list[int]) -> dict[str, torch.Tensor]:
+        """The training batch of `rows` (`training_batch`), labels placed by the counts."""
+        part = self.split.take(rows)
+        prompts = [self.prompts[i] for i in rows]
+        return training_batch(self.processor, part.images, part.questions, part.answers, prompts)
+
+
 @torch.inference_mode()
-def answer_loss(model, processor, split: VQASplit, rows: int) -> float:
-    """The mean loss per answer token over `split`."""
+def answer_loss(model, tokened: Tokened, rows: int) -> float:
+    """The mean loss per answer token over the split, in length-sorted batches of `rows`."""
     model.eval()
     total, tokens = 0.0, 0
-    for start in range(0, len(split), rows):
-        part = split.take(list(range(start, min(start + rows, len(split)))))
-        batch = training_batch(processor, part.images, part.questions, part.answers)
-        batch = {k: v.to(model.device) for k, v in batch.items()}
+    for rows_in_batch in eval_batches(tokened.totals, rows):
+        batch = {k: v.to(model.device) for k, v in tokened.batch(rows_in_batch).items()}
         counted = int((batch["labels"][:, 1:] != IGNORED).sum())
         total += model(**batch).loss.item() * counted
         tokens += counted
