@@ -88,19 +88,27 @@ def _with_method(folder, name: str, **settings):
     return method.apply_to_image_text(model, image_text_parts(model).language, config), processor
 
 
+@pytest.mark.parametrize("connector", ["frozen", "trainable"])
 @pytest.mark.parametrize("architecture", sorted(BUILDERS))
 @pytest.mark.parametrize("name", IMAGE_TEXT_METHODS)
-def test_a_method_trains_the_language_model_alone(folder_of, shapes, name, architecture):
+def test_a_method_trains_the_language_model_alone(folder_of, shapes, name, architecture, connector):
+    """Only the method's parameters train, and the connector's where the method entry says
+    `connector: trainable` (`frozen` then trains the connector alone)."""
     folder = folder_of(architecture, biased=name == "bitfit")
     model, processor = _with_method(folder, name, **SMALL.get(name, {}))
-    counts = parameters_by_part(model, image_text_parts(model))
-    assert counts["vision"]["trainable"] == counts["connector"]["trainable"] == 0
+    parts = image_text_parts(model)
+    parts.connector.requires_grad_(connector == "trainable")  # as the run sets it
+    counts = parameters_by_part(model, parts)
+    assert counts["vision"]["trainable"] == 0
     assert counts["other"]["trainable"] == 0  # the output head stays frozen
+    connector_total = counts["connector"]["total"] if connector == "trainable" else 0
+    assert counts["connector"]["trainable"] == connector_total
     trainable = counts["language_model"]["trainable"]
     assert trainable == LANGUAGE_TRAINABLE.get(name, trainable)
-    if not trainable:
+    if not trainable + connector_total:
         return  # frozen: the zero-shot baseline
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    connector_before = [p.detach().clone() for p in parts.connector.parameters()]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     batch = training_batch(processor, *shapes)
     losses = []
@@ -113,6 +121,11 @@ def test_a_method_trains_the_language_model_alone(folder_of, shapes, name, archi
     assert losses[-1] < losses[0]
     after = dict(model.named_parameters())
     assert [n for n, p in frozen.items() if not torch.equal(after[n], p)] == []
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(parts.connector.parameters(), connector_before, strict=True)
+    ]
+    assert all(changed) if connector == "trainable" else not any(changed)
 
 
 def test_layers_place_a_method_in_the_language_models_blocks(llava_folder):
