@@ -12,7 +12,14 @@ from test_cli import cli
 
 from tunebench.plan.commands import summary
 from tunebench.plan.lengths import TokenCounts, extra_activation_mb, token_counts
-from tunebench.plan.predict import COSTS, Prediction, _eval_seconds, _train_seconds, step_time
+from tunebench.plan.predict import (
+    COSTS,
+    Prediction,
+    _eval_seconds,
+    _train_seconds,
+    scaled_parts,
+    step_time,
+)
 from tunebench.plan.probe import PROBE_ROWS, Probe, probe_spec
 from tunebench.records import RunRecord
 from tunebench.study.expand import expand
@@ -268,3 +275,12 @@ def test_decoder_token_lengths_are_the_training_batches_own(family, tiny_assets,
     assert lengths.train == list(run.batches.lengths)
     assert len(set(lengths.train)) > 1 and max(lengths.train) <= 24
     assert min(len(lengths.validation), len(lengths.test)) > 0
+
+
+def test_a_run_in_parts_scales_each_part_by_its_own_size():
+    """Tabular runs: the language model's part by tokens, the downstream model's by rows; a
+    part the probe measured at size 0 is taken as it is."""
+    seconds = {"language_model": 10.0, "downstream": 2.0, "tfidf": 0.5}
+    probed = {"language_model": 100.0, "downstream": 50.0, "tfidf": 0.0}
+    run = {"language_model": 1000.0, "downstream": 100.0, "tfidf": 300.0}
+    assert scaled_parts(seconds, probed, run) == pytest.approx(100.0 + 4.0 + 0.5)

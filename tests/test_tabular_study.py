@@ -352,3 +352,51 @@ def test_format_seconds_writes_each_step():
     assert format_seconds([19800, 1800]) == "5.5 h + 30.0 min"
     assert format_seconds([45, 90]) == "45.0 s + 1.5 min"
     assert format_seconds([]) == "—"
+
+
+PARTS = {
+    "tabular_only": {"downstream"},
+    "tfidf": {"tfidf", "downstream"},
+    "frozen": {"embedding", "downstream"},
+    "one_step": {"embedding", "downstream", "language_model"},  # the rate search's, then joint
+    "two_step": {"language_model", "embedding", "downstream"},
+}
+
+
+@pytest.mark.real
+def test_training_is_recorded_in_parts_that_sum_to_it(finished):
+    """What `tunebench plan` scales each by its own size (families/tabular/sizes.py)."""
+    _, out, _ = finished
+    for run in records(out):
+        parts = run.costs["train_parts"]
+        assert set(parts) == PARTS[run.config["pipeline"]]
+        assert sum(parts.values()) == pytest.approx(run.costs["train_seconds"])
+        assert all(seconds >= 0 for seconds in parts.values())
+
+
+@pytest.mark.real
+def test_the_language_models_part_size_is_its_batches_padded_tokens(tmp_path):
+    """The tokens the plan scales the language model's training by are those of the batches
+    joint training collates, every epoch."""
+    from tunebench.families.registry import FAMILIES
+    from tunebench.families.tabular.joint import TableCollator, tokenise_table
+    from tunebench.models.backbones import load_tokenizer
+    from tunebench.training.data import LengthGroupedBatches, tokenize
+
+    text = STUDY.replace("epochs: 1,", "epochs: 2,")
+    specs = expand(load_study(write(tmp_path, text)))
+    spec = next(s for s in specs if s.options["pipeline"] == "two_step")
+    family = FAMILIES["tabular"]
+    data = family.load(spec.task)
+    sizes = family.part_sizes(spec, data)
+    tokenizer = load_tokenizer(spec.backbone)
+    table = tokenise_table(data, data.train, tokenizer, spec.training.max_length)
+    collate = TableCollator(table, tokenizer.pad_token_id)
+    batches = LengthGroupedBatches(table.lengths(), 8, spec.seed, spec.training.group_by_length)
+    collated = [collate(b) for epoch in (0, 1) for b in batches.epoch_batches(epoch)]
+    columns = len(data.text_columns)
+    by_hand = sum(batch[f"input_ids_{j}"].numel() for batch in collated for j in range(columns))
+    assert sizes["language_model"] == by_hand
+    assert sizes["downstream"] == len(data.train.ids) == 40
+    texts = tokenize(tokenizer, distinct_texts(data), 32)["input_ids"]  # padding adds tokens
+    assert sum(map(len, texts)) <= sizes["embedding"] <= 32 * len(texts)

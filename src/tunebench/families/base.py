@@ -138,11 +138,8 @@ def changed_fields(config: BaseModel, fields: tuple[str, ...]) -> list[str]:
     """Those of `fields` given a value other than their default (a dumped config names every
     field, with its default, and must validate again)."""
     defaults = type(config).model_fields
-    return [
-        f
-        for f in fields
-        if f in config.model_fields_set and getattr(config, f) != defaults[f].get_default()
-    ]
+    given = [f for f in fields if f in config.model_fields_set]
+    return [f for f in given if getattr(config, f) != defaults[f].get_default()]
 
 
 class Run(Protocol):
@@ -270,14 +267,18 @@ class Family:
         None where the family does not say (the plan then scales by rows)."""
         return None
 
+    def part_sizes(self, spec: Run, data: Any) -> dict[str, float] | None:
+        """Each training part's size (`train_parts` in a run's costs: tabular), which the plan
+        scales a probe's parts by; None for a family that records no parts."""
+        return None
+
     @property
     def counts_tokens(self) -> bool:
         """Whether the family says its runs' tokens (overrides `token_lengths`)."""
         return type(self).token_lengths is not Family.token_lengths
 
     def transfer_problem(self, trained: Any, tested: Any) -> str | None:
-        """Why a model trained on `trained` (loaded data) cannot be tested on `tested`; None
-        when it can (`eval_tasks`)."""
+        """Why a model trained on `trained` cannot be tested on `tested` (`eval_tasks`)."""
         return None
 
     def metric(self, name: str) -> Metric:
@@ -285,9 +286,8 @@ class Family:
 
     def run_label(self, run: Run) -> str:
         """`minilm-l6 · sms_spam · lora(r=8, ...) · seed 0`: a run in a log line."""
-        return " · ".join([run.backbone or "no LM", run.task.name, method_text(run.method)]) + (
-            f" · seed {run.seed}"
-        )
+        parts = [run.backbone or "no LM", run.task.name, method_text(run.method)]
+        return " · ".join(parts) + f" · seed {run.seed}"
 
 
 def method_text(method: MethodConfig | None) -> str:

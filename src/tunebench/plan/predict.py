@@ -13,7 +13,8 @@ In order of trust:
   padded token, times the run's validation passes and test pass in padded tokens; peak
   memory: the probe's, plus what the run keeps beyond it (the activations of a longer
   largest batch, a larger prefix cache: lengths.py); trainable parameters and checkpoint size:
-  the probe's own. A family that does not count tokens is scaled by rows instead.
+  the probe's own. A family that does not count tokens is scaled by rows instead; one whose
+  runs record their training in parts (tabular) has each part scaled by its own size.
 - `fails`: the probe failed the way the run will (`unsupported: ...`).
 """
 
@@ -119,6 +120,9 @@ def _from_probe(spec: RunSpec, probe: Probe) -> Prediction:
     probed = TokenCounts(**probe.tokens) if probe.tokens and run else None
     rows = len(data.train.ids)
     train = _train_seconds(probe, training, rows, run, probed)
+    if probe.train_parts and probe.part_sizes:
+        sizes = family_for(spec.task).part_sizes(spec, data)
+        train = scaled_parts(probe.train_parts, probe.part_sizes, sizes)
     evaluation = _eval_seconds(probe, training, data, run, probed)
     extra = extra_activation_mb(_config(spec), probe.frozen_blocks, run, probed) if probed else 0
     on_gpu = probe.peak_gpu_mb is not None
@@ -186,6 +190,17 @@ def _train_seconds(
         return per_epoch * step_time(first, tokens, at) + later
     excess = max(sum(first) - sum(warm), 0.0)
     return per_epoch * training.epochs * step_time(warm, tokens, at) + excess
+
+
+def scaled_parts(
+    seconds: dict[str, float], probed: dict[str, float], run: dict[str, float]
+) -> float:
+    """The run's training seconds: each part the probe timed, times the run's size of that
+    part over the probe's (a part of size 0 in the probe as it is)."""
+    return sum(
+        s * (run.get(part, 0.0) / probed[part] if probed.get(part) else 1.0)
+        for part, s in seconds.items()
+    )
 
 
 def step_time(seconds: tuple[float, ...], tokens: tuple[int, ...], at: float | None) -> float:

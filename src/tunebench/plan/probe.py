@@ -43,7 +43,7 @@ from tunebench.training.replay import MINIMUM_STEPS, replaying_growth
 
 PROBE_ROWS = 32
 """Validation and test rows a probe scores (each)."""
-PROBE_FORMAT = 7
+PROBE_FORMAT = 8
 """Part of every probe's cache key: a probe recorded by an older tunebench, which measured
 less, is measured again."""
 
@@ -70,6 +70,10 @@ class Probe:
     tokens: dict[str, Any] | None = None
     """The probe's padded tokens (lengths.TokenCounts), where its family counts tokens."""
     test_seconds_per_row: float = 0.0
+    train_parts: dict[str, float] | None = None
+    """The probe's training seconds in parts, and each part's size (`Family.part_sizes`), for
+    a family that records its training in parts (tabular pipelines)."""
+    part_sizes: dict[str, float] | None = None
     setup_seconds: float = 0.0
     """Wall time outside training and evaluation: loading the model and data, applying the
     method, writing the checkpoint."""
@@ -196,6 +200,8 @@ def _measure(spec: RunSpec) -> Probe:
         test_seconds=costs["eval_seconds"] - sum(passes),
         tokens=asdict(counts) if (counts := run_tokens(spec, data, probe=True)) else None,
         test_seconds_per_row=(costs["eval_seconds"] - sum(passes)) / max(len(data.test.ids), 1),
+        train_parts=costs.get("train_parts"),
+        part_sizes=family.part_sizes(spec, data) if "train_parts" in costs else None,
         setup_seconds=costs["wall_seconds"] - costs["train_seconds"] - costs["eval_seconds"],
         peak_host_mb=costs["peak_host_mb"],
         peak_gpu_mb=costs["peak_gpu_mb"],

@@ -71,6 +71,11 @@ class Tabular(Family):
 
         return run_pipeline(context)
 
+    def part_sizes(self, spec, data) -> dict[str, float]:
+        from tunebench.families.tabular.sizes import part_sizes
+
+        return part_sizes(spec, data)
+
     def run_label(self, run) -> str:
         """`minilm-l6 · clothing_reviews_rating · mlp · one_step (lora) · seed 0`."""
         method = run.method.model_dump(mode="json") if run.method else None

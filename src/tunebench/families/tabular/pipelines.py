@@ -55,7 +55,8 @@ def _tabular_only(context: RunContext, run: TabularRun) -> FamilyResult:
         for name, split in data.splits.items()
     }
     outcome = _downstream(context, run, features)
-    return _result(outcome, [outcome.costs["train_seconds"]])
+    downstream = outcome.costs["train_seconds"]
+    return _result(outcome, [downstream], {"downstream": downstream})
 
 
 def _tfidf(context: RunContext, run: TabularRun) -> FamilyResult:
@@ -75,7 +76,9 @@ def _tfidf(context: RunContext, run: TabularRun) -> FamilyResult:
     tfidf_seconds = time.perf_counter() - started
     outcome = _downstream(context, run, features)
     outcome.costs["tfidf_seconds"] = tfidf_seconds
-    return _result(outcome, [tfidf_seconds + outcome.costs["train_seconds"]])
+    downstream = outcome.costs["train_seconds"]
+    parts = {"tfidf": tfidf_seconds, "downstream": downstream}
+    return _result(outcome, [tfidf_seconds + downstream], parts)
 
 
 def _frozen(context: RunContext, run: TabularRun) -> FamilyResult:
@@ -83,14 +86,14 @@ def _frozen(context: RunContext, run: TabularRun) -> FamilyResult:
     freeze(encoder)
     encoder.to(context.accelerator.device)
     outcome = _embed_and_train(context, run, backbone, encoder, pooling)
-    embed = outcome.costs["embed_seconds"]
-    return _result(outcome, [embed + outcome.costs["downstream_train_seconds"]])
+    parts = _step2_parts(outcome)
+    return _result(outcome, [sum(parts.values())], parts)
 
 
 def _one_step(context: RunContext, run: TabularRun) -> FamilyResult:
     data: TabularData = context.data
     backbone, encoder, pooling = encoder_with_method(context)
-    rate, search = _joint_rate(context, run, backbone, encoder, pooling)
+    rate, search, parts = _joint_rate(context, run, backbone, encoder, pooling)
     width = encoder.config.hidden_size
     downstream = DOWNSTREAM_MODELS[run.downstream.name].build(
         run.downstream,
@@ -113,6 +116,7 @@ def _one_step(context: RunContext, run: TabularRun) -> FamilyResult:
         "total_params": total_params(model),
         "downstream_learning_rate": rate,
         "step_seconds": [search.get("rate_search_seconds", 0.0) + joint.costs["train_seconds"]],
+        "train_parts": {**parts, "language_model": joint.costs["train_seconds"]},
     }
     costs["train_seconds"] = sum(costs["step_seconds"])
     return FamilyResult(
@@ -126,8 +130,9 @@ def _one_step(context: RunContext, run: TabularRun) -> FamilyResult:
     )
 
 
-def _joint_rate(context, run, backbone, encoder, pooling) -> tuple[float, dict]:
-    """The downstream model's rate in joint training, and the search that chose it.
+def _joint_rate(context, run, backbone, encoder, pooling) -> tuple[float, dict, dict]:
+    """The downstream model's rate in joint training, the search that chose it, and the
+    search's training parts (its embedding pass and downstream trainings).
 
     A search of joint fine-tunings would cost one fine-tuning per candidate, so one_step searches
     on the features of the encoder it starts from (a frozen pipeline's run: one embedding pass
@@ -135,15 +140,15 @@ def _joint_rate(context, run, backbone, encoder, pooling) -> tuple[float, dict]:
     """
     settings = run.downstream_training
     if settings.learning_rate != "search":
-        return settings.learning_rate, {}
+        return settings.learning_rate, {}, {}
     encoder.to(context.accelerator.device)
     outcome = _embed_and_train(context, run, backbone, encoder, pooling)
-    seconds = outcome.costs["embed_seconds"] + outcome.costs["downstream_train_seconds"]
+    parts = _step2_parts(outcome)
     search = {
-        "rate_search_seconds": seconds,
+        "rate_search_seconds": sum(parts.values()),
         "learning_rate_search": outcome.costs.get("learning_rate_search", []),
     }
-    return outcome.costs["downstream_learning_rate"], search
+    return outcome.costs["downstream_learning_rate"], search, parts
 
 
 def _two_step(context: RunContext, run: TabularRun) -> FamilyResult:
@@ -153,13 +158,15 @@ def _two_step(context: RunContext, run: TabularRun) -> FamilyResult:
     freeze(encoder)
     encoder.to(context.accelerator.device)
     outcome = _embed_and_train(context, run, backbone, encoder, pooling)
-    step2_seconds = outcome.costs["embed_seconds"] + outcome.costs["downstream_train_seconds"]
+    parts = _step2_parts(outcome)
     outcome.metrics["step1"] = first.summary.pop("metrics")
     outcome.costs["step1"] = first.summary
     outcome.costs["lm_trainable_params"] = first.summary["trainable_params"]
     for key in ("train_flops", "mfu"):
         outcome.costs[key] = first.summary.get(key)
-    result = _result(outcome, [first.summary["train_seconds"], step2_seconds])
+    parts["language_model"] = first.summary["train_seconds"]
+    step2_seconds = parts["embedding"] + parts["downstream"]
+    result = _result(outcome, [first.summary["train_seconds"], step2_seconds], parts)
     downstream = trainable_state(outcome.model) if outcome.model is not None else {}
     result.checkpoint = {
         **{f"encoder.{k}": v for k, v in step1_state.items()},
@@ -199,11 +206,21 @@ def _downstream(context: RunContext, run: TabularRun, features: dict) -> Pipelin
     )
 
 
-def _result(outcome: PipelineOutcome, step_seconds: list[float]) -> FamilyResult:
+def _step2_parts(outcome: PipelineOutcome) -> dict[str, float]:
+    """The training parts of an embedding pass and the downstream training on its features."""
+    costs = outcome.costs
+    return {"embedding": costs["embed_seconds"], "downstream": costs["downstream_train_seconds"]}
+
+
+def _result(
+    outcome: PipelineOutcome, step_seconds: list[float], parts: dict[str, float]
+) -> FamilyResult:
     """A pipeline that trains its downstream model on fixed features: the run's training is the
-    downstream model's (rows, not tokens; two-step's step 1 reports its own under `step1`)."""
+    downstream model's (rows, not tokens; two-step's step 1 reports its own under `step1`).
+    `parts` split the same seconds by what they scale with (sizes.py)."""
     outcome.costs["step_seconds"] = step_seconds
     outcome.costs["train_seconds"] = sum(step_seconds)
+    outcome.costs["train_parts"] = parts
     return FamilyResult(
         outcome.metrics,
         outcome.outcome,
