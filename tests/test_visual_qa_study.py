@@ -141,3 +141,12 @@ def test_the_plan_counts_a_runs_tokens_as_its_batches_do(tmp_path, assets):
     assert min(lengths.train) > 16  # a tiny LLaVA image is 16 tokens
     assert len(set(lengths.train)) > 1
     assert len(lengths.test) == len(data.test.ids)
+
+
+def test_method_settings_are_checked_against_the_language_model(tmp_path, assets):
+    """Blocks and module names are the language model's (what the method sees), checked before
+    anything trains."""
+    text = STUDY.replace("  - ia3\n", "  - {{name: lora, layers: [5]}}\n")
+    ran = cli("run", str(_study(tmp_path, assets, text)), "-o", str(tmp_path / "out"))
+    assert ran.returncode == 2
+    assert "layers [5]: the backbone has blocks 0-1" in ran.stderr

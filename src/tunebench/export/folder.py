@@ -33,7 +33,7 @@ def export_run(study_dir: Path, run_id: str, out_dir: Path, merge: bool = False)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
     try:
         written = write(run, staging, merge)
-        run.backbone.tokenizer.save_pretrained(staging)
+        (run.processor or run.backbone.tokenizer).save_pretrained(staging)
         info = _info(run, written, merge)
         (staging / INFO).write_text(json.dumps(info, indent=2) + "\n")
         _usual_permissions(staging)

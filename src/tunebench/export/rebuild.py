@@ -26,7 +26,7 @@ from tunebench.store import ResultsStore
 from tunebench.study.run_path import checkpoint_file
 from tunebench.study.spec import RunSpec
 
-EXPORTABLE: tuple[ModelKind, ...] = ("classifier", "token_classifier", "causal_lm")
+EXPORTABLE: tuple[ModelKind, ...] = ("classifier", "token_classifier", "causal_lm", "image_text")
 """The model kinds `export` writes (a tabular pipeline's text encoder feeds a model of its own:
 not yet)."""
 
@@ -46,6 +46,8 @@ class Rebuilt:
     None}, a generation run's {"prompt": ...}; None for other causal-LM runs."""
     generation: dict | None = None
     """A generation run's `prompt_format` (resolved) and `max_new_tokens`, for `predict`."""
+    processor: Any = None
+    """An image-text model's processor, saved in place of the tokenizer (export/image_text.py)."""
 
 
 def recorded_run(study_dir: Path, run_id: str) -> tuple[RunRecord, Path]:
@@ -80,9 +82,11 @@ def rebuild(study_dir: Path, run_id: str) -> Rebuilt:
     kind = family.model_kind
     if kind not in EXPORTABLE or spec.method is None:
         raise UserError(
-            f"run {run_id}: export writes classification, token-classification and generative "
-            f"(causal LM) runs; a {family.name} run cannot be exported yet"
+            f"run {run_id}: export writes classification, token-classification, generative "
+            f"(causal LM) and visual_qa runs; a {family.name} run cannot be exported yet"
         )
+    if kind == "image_text":
+        return _image_text(record, spec, checkpoint)
     data = family.load(spec.task)
     label_names = None if kind == "causal_lm" else list(data.label_names)
     backbone, model, pooling = _model(spec, kind, label_names)
@@ -94,6 +98,23 @@ def rebuild(study_dir: Path, run_id: str) -> Rebuilt:
     elif family.name == "generation":
         columns, generation = _generation_inputs(spec.task, data, backbone)
     return Rebuilt(record, spec, kind, model, backbone, label_names, pooling, columns, generation)
+
+
+def _image_text(record: RunRecord, spec: RunSpec, checkpoint: Path) -> Rebuilt:
+    """A visual_qa run's image-text model with its checkpoint loaded, and its processor."""
+    from tunebench.export.image_text import image_text_model
+    from tunebench.models.image_text import image_text_parts
+    from tunebench.models.locate import model_path
+
+    model, processor = image_text_model(spec)
+    _load(model, load_file(checkpoint) if checkpoint.is_file() else {}, checkpoint)
+    model.eval()
+    language = image_text_parts(model).language
+    path = model_path(spec.backbone)
+    backbone = Backbone(spec.backbone, language, processor.tokenizer, "decoder", "last", path)
+    return Rebuilt(
+        record, spec, "image_text", model, backbone, None, None, None, processor=processor
+    )
 
 
 def _classifier_columns(task: Any, data: Any) -> dict[str, str | None]:

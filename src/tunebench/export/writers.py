@@ -5,6 +5,7 @@
         loads it, so `PeftModel.from_pretrained(AutoModel.from_pretrained(base), folder)` works
     --merge (lora, ia3), full, last_n, bitfit, frozen -> a `save_pretrained` model folder
     adapter (bottleneck, ours)                 -> bottleneck.json + bottleneck.safetensors
+    an image-text (visual_qa) run              -> the whole model's folder (export/image_text.py)
 
 A classifier's head (a linear layer on the pooled hidden states, or on every token's for a
 token classifier) goes beside it in head.safetensors; the pooling and label names are in
@@ -40,6 +41,10 @@ def write(run: Rebuilt, out: Path, merge: bool) -> str:
         raise UserError(
             f"--merge folds an update into the weights: it applies to {mergeable}, not to {method}"
         )
+    if run.kind == "image_text":
+        from tunebench.export.image_text import write_image_text
+
+        return write_image_text(run.model, run.spec, out, merge)
     model = run.model
     if isinstance(model, PeftModel) and not merge and _relative_to_residual(model):
         raise UserError(

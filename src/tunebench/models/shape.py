@@ -1,6 +1,7 @@
 """A backbone's shape without its weights: the names of its modules and its number of blocks,
 so that method settings naming modules or blocks are checked when a study loads, not after it
-starts. It comes from a model built on the meta device (no memory for weights), which needs
+starts (for an image-text model, of its language model: what a method sees). It comes from a
+model built on the meta device (no memory for weights), which needs
 transformers' model code: about 10 s to import on a 2-core machine. So each shape is kept in
 the cache, keyed by the config file's bytes and the transformers version, and a study on a
 backbone seen before is checked in well under a second."""
@@ -20,7 +21,7 @@ from pathlib import Path
 from tunebench import assets
 from tunebench.models.locate import config_file
 
-SHAPE_FORMAT = 1
+SHAPE_FORMAT = 2
 """Part of the cache key: raise it when what a shape holds or how it is built changes."""
 
 
@@ -56,6 +57,7 @@ def _built(name: str, trust_remote_code: bool) -> Shape:
     from tunebench.models.backbones import load_config  # transformers: only on a cache miss
 
     config = load_config(name, trust_remote_code)
+    config = config.get_text_config()  # an image-text model's: the methods see its LM alone
     with torch.device("meta"):
         model = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
     names = tuple(n for n, _ in model.named_modules() if n)
