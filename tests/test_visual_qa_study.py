@@ -75,12 +75,13 @@ training: {{epochs: 1, batch_size: 4, max_length: 128}}
 
 
 def test_an_idefics3_study_runs_through_the_same_path(tmp_path, assets):
-    """SmolVLM's architecture: its processor's image tokens, pixel mask and connector; and
-    `eval_tasks` tests the trained model on another file."""
+    """SmolVLM's architecture: its processor's image tokens, pixel mask and connector;
+    `eval_tasks` tests the trained model on another file; and the parallel executor's workers
+    load the model and the images themselves."""
     model = tiny_idefics3(tmp_path / "idefics3")
     out = tmp_path / "out"
-    study = _study(tmp_path, (model, assets[1]), IDEFICS3_STUDY)
-    ran = cli("run", str(study), "-o", str(out), "--threads", "1")
+    study = str(_study(tmp_path, (model, assets[1]), IDEFICS3_STUDY))
+    ran = cli("run", study, "-o", str(out), "--executor", "parallel", "--workers", "2")
     assert ran.returncode == 0, ran.stderr[-2000:]
     runs = json.loads(cli("results", str(out), "-f", "json").stdout)
     assert [r["status"] for r in runs] == ["completed"] * 2
@@ -150,16 +151,3 @@ def test_method_settings_are_checked_against_the_language_model(tmp_path, assets
     ran = cli("run", str(_study(tmp_path, assets, text)), "-o", str(tmp_path / "out"))
     assert ran.returncode == 2
     assert "layers [5]: the backbone has blocks 0-1" in ran.stderr
-
-
-def test_parallel_workers_run_a_visual_qa_study(tmp_path, assets):
-    """The parallel executor's workers load the image-text model and the images themselves."""
-    text = STUDY.replace("  - {{name: prefix, num_virtual_tokens: 4}}\n", "")
-    text = text.replace("  - {{name: lora, r: 4, connector: trainable}}\n", "")
-    text = text.replace("epochs: 2", "epochs: 1")
-    out = tmp_path / "out"
-    study = str(_study(tmp_path, assets, text))
-    ran = cli("run", study, "-o", str(out), "--executor", "parallel", "--workers", "2")
-    assert ran.returncode == 0, ran.stderr[-2000:]
-    runs = json.loads(cli("results", str(out), "-f", "json").stdout)
-    assert [r["status"] for r in runs] == ["completed"] * 2

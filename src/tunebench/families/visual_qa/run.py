@@ -2,11 +2,12 @@
 training on the answers, and the test split answered and scored.
 
 The vision encoder stays frozen, and so does the output head; the method applies to the
-language model alone (`RunContext.apply_method_to_image_text`); the connector trains when the method
-entry says `connector: trainable`. Validation (which picks the best epoch) is the loss on the
-validation answers; the test split is answered greedily, or by the likeliest option where a
-question has choices, and scored (answers.py), as is the test split of each of the task's
-`eval_tasks` (other VQA files the model never trained on).
+language model alone (`RunContext.apply_method_to_image_text`); the connector trains when the
+method entry says `connector: trainable`. Each row's tokens are counted once (`Tokened`): they
+group the training batches and place the labels. Validation (which picks the best epoch) is the
+loss on the validation answers; the test split is answered greedily, or by the likeliest option
+where a question has choices, and scored (answers.py), as is the test split of each of the
+task's `eval_tasks` (other VQA files the model never trained on).
 """
 
 from __future__ import annotations
