@@ -85,9 +85,10 @@ def test_an_idefics3_study_runs_through_the_same_path(tmp_path, assets):
     assert ran.returncode == 0, ran.stderr[-2000:]
     runs = json.loads(cli("results", str(out), "-f", "json").stdout)
     assert [r["status"] for r in runs] == ["completed"] * 2
-    parts = [r["costs"]["parameters_by_part"] for r in runs]
-    assert [p["connector"]["trainable"] for p in parts] == [4 * 32 * 32, 0]  # no bias
-    assert parts[1]["language_model"]["trainable"] == 4 * 32  # prompt tuning's four tokens
+    parts = {r["config"]["method"]["name"]: r["costs"]["parameters_by_part"] for r in runs}
+    assert parts["lora"]["connector"]["trainable"] == 4 * 32 * 32  # one linear layer, no bias
+    assert parts["prompt"]["connector"]["trainable"] == 0  # workers finish in either order
+    assert parts["prompt"]["language_model"]["trainable"] == 4 * 32  # four virtual tokens
     for run in runs:  # tested again on the same file as a transfer task: the same answers
         test, again = run["metrics"]["test"], run["metrics"]["transfer"]["again"]
         assert 0.0 <= test["exact_match"] <= 1.0
@@ -147,7 +148,11 @@ def test_the_plan_counts_a_runs_tokens_as_its_batches_do(tmp_path, assets):
 def test_method_settings_are_checked_against_the_language_model(tmp_path, assets):
     """Blocks and module names are the language model's (what the method sees), checked before
     anything trains."""
+    from tunebench.errors import UserError
+    from tunebench.study.checks import checked_runs
+    from tunebench.study.load import load_study
+
     text = STUDY.replace("  - ia3\n", "  - {{name: lora, layers: [5]}}\n")
-    ran = cli("run", str(_study(tmp_path, assets, text)), "-o", str(tmp_path / "out"))
-    assert ran.returncode == 2
-    assert "layers [5]: the backbone has blocks 0-1" in ran.stderr
+    study = load_study(_study(tmp_path, assets, text))
+    with pytest.raises(UserError, match=r"layers \[5\]: the backbone has blocks 0-1"):
+        checked_runs(study, tmp_path / "out")
