@@ -43,7 +43,7 @@ chromium:
 test: install chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20  # the slowest tests, for keeping CI short
 
 # tunebench against plain training scripts on identical work (docs/benchmarks.md); results in
 # bench/results/. bench-quick: a few minutes on a 2-core CPU.
