@@ -20,7 +20,7 @@ from torch import nn
 
 from tunebench.errors import UserError
 from tunebench.methods import METHODS
-from tunebench.models.image_text import image_text_parts, load_image_text
+from tunebench.models.image_text import image_text_parts, load_image_text, replace_module
 from tunebench.study.spec import RunSpec
 
 
@@ -51,8 +51,6 @@ def write_image_text(model: nn.Module, spec: RunSpec, out: Path, merge: bool) ->
                 f"a visual_qa run exports as one image-text model folder: pass --merge to fold "
                 f"{method.name}'s update into the language model's weights"
             )
-        name = next(n for n, m in model.named_modules() if m is language)
-        owner, _, attribute = name.rpartition(".")
-        setattr(model.get_submodule(owner), attribute, language.merge_and_unload())
+        replace_module(model, language, language.merge_and_unload())
     model.save_pretrained(out, safe_serialization=True)
     return "model"

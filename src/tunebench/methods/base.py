@@ -114,10 +114,10 @@ class Method:
 
         if self.prompt_learning:
             return self.apply_to(Target.around_image_text(model, language_model, path), config)
+        from tunebench.models.image_text import replace_module
+
         applied = self.apply_to(Target.inside(language_model, path), config)
-        name = next(n for n, m in model.named_modules() if m is language_model)
-        owner, _, attribute = name.rpartition(".")
-        setattr(model.get_submodule(owner), attribute, applied)
+        replace_module(model, language_model, applied)
         return model
 
 

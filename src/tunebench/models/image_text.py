@@ -113,3 +113,11 @@ def parameters_by_part(model: nn.Module, parts: ImageTextParts) -> dict[str, dic
         part["total"] += parameter.numel()
         part["trainable"] += parameter.numel() if parameter.requires_grad else 0
     return counts
+
+
+def replace_module(model: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    """Put `new` where `old` is inside `model` (a method's wrapped language model, or the
+    merged one on export)."""
+    name = next(n for n, m in model.named_modules() if m is old)
+    owner, _, attribute = name.rpartition(".")
+    setattr(model.get_submodule(owner), attribute, new)
