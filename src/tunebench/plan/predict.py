@@ -119,10 +119,11 @@ def _from_probe(spec: RunSpec, probe: Probe) -> Prediction:
     run = run_tokens(spec, data)
     probed = TokenCounts(**probe.tokens) if probe.tokens and run else None
     rows = len(data.train.ids)
-    train = _train_seconds(probe, training, rows, run, probed)
-    if probe.train_parts and probe.part_sizes:
+    if probe.train_parts and probe.part_sizes:  # a run that trains in parts (tabular)
         sizes = family_for(spec.task).part_sizes(spec, data)
         train = scaled_parts(probe.train_parts, probe.part_sizes, sizes)
+    else:
+        train = _train_seconds(probe, training, rows, run, probed)
     evaluation = _eval_seconds(probe, training, data, run, probed)
     extra = extra_activation_mb(_config(spec), probe.frozen_blocks, run, probed) if probed else 0
     on_gpu = probe.peak_gpu_mb is not None
