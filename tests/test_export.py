@@ -73,22 +73,25 @@ def test_every_method_trains_on_both_backbones_but_bitfit_on_llama(study):
     assert len(completed(study)) == 27  # 14 methods on two backbones, less bitfit on Llama
 
 
+# Each script reads a JSON list of export folders and prints one line of probabilities per
+# folder: one fresh interpreter per format, not per run (imports cost seconds each).
 FRESH = """
 import json, sys
 {snippet}
-info, tokenizer, model, head = load(sys.argv[1])
 texts = json.loads(open(sys.argv[2]).read())
-chosen = probabilities(info, tokenizer, model, head, texts).tolist()
-assert not [m for m in sys.modules if m.startswith("tunebench")], "tunebench was imported"
-print(json.dumps(chosen))
+for folder in json.loads(sys.argv[1]):
+    info, tokenizer, model, head = load(folder)
+    chosen = probabilities(info, tokenizer, model, head, texts).tolist()
+    assert not [m for m in sys.modules if m.startswith("tunebench")], "tunebench was imported"
+    print(json.dumps(chosen))
 """
 WITH_TUNEBENCH = """
 import json, sys
 from pathlib import Path
 from tunebench.export.load import load_export
-exported = load_export(Path(sys.argv[1]))
 texts = json.loads(open(sys.argv[2]).read())
-print(json.dumps(exported.probabilities(texts).tolist()))
+for folder in json.loads(sys.argv[1]):
+    print(json.dumps(load_export(Path(folder)).probabilities(texts).tolist()))
 """
 
 
@@ -96,15 +99,18 @@ def docs_snippet() -> str:
     return re.search(r"```python\n(.*?)```", DOCS.read_text(), re.S).group(1)
 
 
-def fresh_probabilities(script: str, folder: Path, texts_file: Path) -> torch.Tensor:
+def fresh_probabilities(script: str, folders: list[Path], texts_file: Path) -> list[torch.Tensor]:
+    """Each folder's probabilities on the texts, computed by `script` in one fresh process."""
     done = subprocess.run(
-        [sys.executable, "-c", script, str(folder), str(texts_file)],
+        [sys.executable, "-c", script, json.dumps(list(map(str, folders))), str(texts_file)],
         capture_output=True,
         text=True,
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return torch.tensor(json.loads(done.stdout.strip().splitlines()[-1]))
+    lines = done.stdout.strip().splitlines()[-len(folders) :] if folders else []
+    assert len(lines) == len(folders), done.stdout[-2000:]
+    return [torch.tensor(json.loads(line)) for line in lines]
 
 
 @torch.inference_mode()
@@ -122,11 +128,11 @@ def test_each_export_reproduces_the_recorded_test_predictions_in_a_fresh_process
     texts = load_task(spec_task).test.texts
     texts_file = tmp_path / "texts.json"
     texts_file.write_text(json.dumps(texts))
-    snippet = FRESH.format(snippet=docs_snippet())
+    plain = FRESH.format(snippet=docs_snippet())
+    by_script: dict[str, list] = {plain: [], WITH_TUNEBENCH: []}
     for record in runs:
-        folder = tmp_path / record.run_id
         merge = record.method == "pissa"  # its adapter is relative to a residual base
-        written = export_run(study, record.run_id, folder, merge=merge)
+        written = export_run(study, record.run_id, tmp_path / record.run_id, merge=merge)
         assert written == {"adapter": "bottleneck", "pissa": "model"}.get(
             record.method,
             "peft"
@@ -134,13 +140,16 @@ def test_each_export_reproduces_the_recorded_test_predictions_in_a_fresh_process
             in ("lora", "dora", "rslora", "lora_plus", "adalora", "ia3", "prompt", "prefix")
             else "model",
         )
-        script = WITH_TUNEBENCH if written == "bottleneck" else snippet
-        recorded = record.metrics["test_examples"]["prediction"]
-        fresh = fresh_probabilities(script, folder, texts_file)
-        assert fresh.argmax(-1).tolist() == recorded, record.method
-        # the same probabilities too (tiny runs that predict one class would match anyway)
-        trained = trained_probabilities(study, record.run_id, texts)
-        torch.testing.assert_close(fresh, trained, atol=1e-5, rtol=0, msg=record.method)
+        by_script[WITH_TUNEBENCH if written == "bottleneck" else plain].append(record)
+    for script, records in by_script.items():
+        folders = [tmp_path / record.run_id for record in records]
+        fresh_ones = fresh_probabilities(script, folders, texts_file)
+        for record, fresh in zip(records, fresh_ones, strict=True):
+            recorded = record.metrics["test_examples"]["prediction"]
+            assert fresh.argmax(-1).tolist() == recorded, record.method
+            # the same probabilities too (tiny runs that predict one class would match anyway)
+            trained = trained_probabilities(study, record.run_id, texts)
+            torch.testing.assert_close(fresh, trained, atol=1e-5, rtol=0, msg=record.method)
 
 
 @pytest.mark.parametrize("method", ["lora", "dora"])
@@ -157,8 +166,9 @@ def test_a_peft_export_is_a_plain_adapter_folder_and_merge_writes_a_model(study,
     texts_file = tmp_path / "texts.json"
     texts_file.write_text(json.dumps(["good day 3", "bad news 7"]))
     snippet = FRESH.format(snippet=docs_snippet())
-    adapter = fresh_probabilities(snippet, tmp_path / "adapter", texts_file)
-    merged = fresh_probabilities(snippet, tmp_path / "merged", texts_file)
+    adapter, merged = fresh_probabilities(
+        snippet, [tmp_path / "adapter", tmp_path / "merged"], texts_file
+    )
     torch.testing.assert_close(merged, adapter, atol=1e-5, rtol=0)
 
 
@@ -226,19 +236,19 @@ import json, sys
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
-folder = sys.argv[1]
-info = json.loads(open(folder + "/tunebench.json").read())
-if info["format"] == "peft":
-    base = AutoModelForCausalLM.from_pretrained(info["base_model"])
-    model = PeftModel.from_pretrained(base, folder)
-elif info["format"] == "bottleneck":
-    from tunebench.export.load import load_bottleneck
-    model = load_bottleneck(__import__("pathlib").Path(folder), AutoModelForCausalLM)
-else:
-    model = AutoModelForCausalLM.from_pretrained(folder)
-batch = AutoTokenizer.from_pretrained(folder)(["repeat cat"], return_tensors="pt")
-with torch.inference_mode():
-    print(json.dumps(model.eval()(**batch).logits[0, -1].tolist()))
+for folder in sys.argv[1:]:
+    info = json.loads(open(folder + "/tunebench.json").read())
+    if info["format"] == "peft":
+        base = AutoModelForCausalLM.from_pretrained(info["base_model"])
+        model = PeftModel.from_pretrained(base, folder)
+    elif info["format"] == "bottleneck":
+        from tunebench.export.load import load_bottleneck
+        model = load_bottleneck(__import__("pathlib").Path(folder), AutoModelForCausalLM)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(folder)
+    batch = AutoTokenizer.from_pretrained(folder)(["repeat cat"], return_tensors="pt")
+    with torch.inference_mode():
+        print(json.dumps(model.eval()(**batch).logits[0, -1].tolist()))
 """
 
 
@@ -267,17 +277,19 @@ def test_a_causal_lm_export_loads_with_auto_model_for_causal_lm(generation_study
     runs = completed(generation_study)
     assert sorted(r.method for r in runs) == ["adapter", "frozen", "full", "lora", "prefix"]
     for record in runs:
-        folder = tmp_path / record.method
-        export_run(generation_study, record.run_id, folder)
-        done = subprocess.run(
-            [sys.executable, "-c", CAUSAL_FRESH, str(folder)], capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
+        export_run(generation_study, record.run_id, tmp_path / record.method)
+    folders = [str(tmp_path / record.method) for record in runs]
+    done = subprocess.run(
+        [sys.executable, "-c", CAUSAL_FRESH, *folders], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()[-len(runs) :]
+    for record, line in zip(runs, lines, strict=True):
         run = rebuild(generation_study, record.run_id)
         batch = run.backbone.tokenizer(["repeat cat"], return_tensors="pt")
         with torch.inference_mode():
             trained = run.model(**batch).logits[0, -1]
-        fresh = torch.tensor(json.loads(done.stdout.strip().splitlines()[-1]))
+        fresh = torch.tensor(json.loads(line))
         torch.testing.assert_close(fresh, trained, atol=1e-5, rtol=0, msg=record.method)
 
 

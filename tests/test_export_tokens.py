@@ -25,11 +25,12 @@ WORDS = ["ann", "bob", "rome", "paris", "runs", "sat", "in", "to"]
 FRESH = """
 import json, sys
 {snippet}
-info, tokenizer, model, head = load(sys.argv[1])
-sentences = json.loads(open(sys.argv[2]).read())
-tags = [word_tags(info, tokenizer, model, head, words) for words in sentences]
-assert not [m for m in sys.modules if m.startswith("tunebench")], "tunebench was imported"
-print(json.dumps(tags))
+sentences = json.loads(open(sys.argv[1]).read())
+for folder in sys.argv[2:]:
+    info, tokenizer, model, head = load(folder)
+    tags = [word_tags(info, tokenizer, model, head, words) for words in sentences]
+    assert not [m for m in sys.modules if m.startswith("tunebench")], "tunebench was imported"
+    print(json.dumps(tags))
 """
 
 
@@ -67,22 +68,19 @@ def test_a_token_export_tags_the_test_words_as_the_run_did(token_study, tmp_path
     test = load_task(load_study(token_study.parent / "study.yaml").tasks[0]).test
     (tmp_path / "words.json").write_text(json.dumps(test.words))
     snippet = "\n".join(re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.S)[:2])
-    for record in runs:
-        folder = tmp_path / record.run_id
+    folders = [tmp_path / record.run_id for record in runs]
+    for record, folder in zip(runs, folders, strict=True):
         export_run(token_study, record.run_id, folder)
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                FRESH.format(snippet=snippet),
-                str(folder),
-                str(tmp_path / "words.json"),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        tags = json.loads(done.stdout.strip().splitlines()[-1])
+    script = FRESH.format(snippet=snippet)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "words.json"), *map(str, folders)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()[-len(runs) :]
+    for record, folder, line in zip(runs, folders, lines, strict=True):
+        tags = json.loads(line)
         recorded = record.metrics["test_examples"]["words_right"]
         pairs = zip(tags, test.tags, strict=True)
         right = [sum(t == g for t, g in zip(ts, gs, strict=True)) for ts, gs in pairs]
