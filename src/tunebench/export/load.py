@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
@@ -28,6 +29,8 @@ class Exported:
     tokenizer: PreTrainedTokenizerBase
     head: nn.Linear | None
     """A classifier's linear head on the pooled hidden states; None for a causal LM."""
+    processor: Any = None
+    """An image-text model's processor (its tokenizer is `tokenizer`); None for text models."""
 
     @torch.inference_mode()
     def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> torch.Tensor:
@@ -52,6 +55,8 @@ class Exported:
 def load_export(folder: Path) -> Exported:
     """An exported folder's model, tokenizer and head (UserError if it is not one)."""
     info = read_info(folder)
+    if info["model_kind"] == "image_text":
+        return _image_text(folder, info)
     causal = info["model_kind"] == "causal_lm"
     model_class = AutoModelForCausalLM if causal else AutoModel
     if info["format"] == "peft":
@@ -65,6 +70,15 @@ def load_export(folder: Path) -> Exported:
     head = None if causal else _head(folder / HEAD_WEIGHTS)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     return Exported(info, model.eval(), tokenizer, head)
+
+
+def _image_text(folder: Path, info: dict) -> Exported:
+    """A visual_qa export: one model folder and its processor (export/image_text.py)."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(folder)
+    model = AutoModelForImageTextToText.from_pretrained(folder)
+    return Exported(info, model.eval(), processor.tokenizer, None, processor)
 
 
 def load_bottleneck(folder: Path, model_class=AutoModel) -> nn.Module:

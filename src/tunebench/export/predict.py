@@ -1,11 +1,12 @@
-"""`tunebench predict EXPORT_DIR DATA_FILE -o OUT.csv`: an exported classifier's labels, or an
-exported generation run's texts, for every row of a CSV / JSONL / Parquet file with the task's
-input column(s).
+"""`tunebench predict EXPORT_DIR DATA_FILE -o OUT.csv`: an exported classifier's labels, an
+exported generation run's texts, or an exported visual_qa run's answers (export/answers.py),
+for every row of a CSV / JSONL / Parquet file with the task's input column(s).
 
-The file is read and checked before the model loads (a missing column or a blank text is one
-line naming the file, column and row, exit 2), and OUT.csv appears only when every row has
-been predicted: `row` (0-based, header not counted), then a classifier's `prediction` (a label
-name) and one `probability_<label>` column per class, or a generation run's `generation`.
+The file is read and checked before the model loads (a missing column, a blank text or an
+unreadable image is one line naming the file, column and row, exit 2), and OUT.csv appears
+only when every row has been predicted: `row` (0-based, header not counted), then a
+classifier's `prediction` (a label name) and one `probability_<label>` column per class, a
+generation run's `generation`, or a visual_qa run's `answer`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 from rich.progress import Progress
 
 from tunebench.errors import UserError
+from tunebench.export.answers import answer_rows, read_questions
 from tunebench.export.info import read_info
 from tunebench.families.files import read_table, require_columns, texts_of
 
@@ -26,7 +28,10 @@ BATCH = 32
 def predict_file(export_dir: Path, data_file: Path, out_file: Path, progress: Progress) -> int:
     """Write the predictions for `data_file` into `out_file`; returns the number of rows."""
     info = _info(export_dir)
-    inputs = _read_inputs(data_file, info["columns"])
+    if info["model_kind"] == "image_text":
+        inputs = read_questions(data_file, info["columns"])
+    else:
+        inputs = _read_inputs(data_file, info["columns"])
     from tunebench.export.load import load_export  # torch and transformers: after the checks
 
     exported = load_export(export_dir)
@@ -38,12 +43,14 @@ def predict_file(export_dir: Path, data_file: Path, out_file: Path, progress: Pr
 
     if info["model_kind"] == "classifier":
         frame = _classified(exported, inputs, advance)
+    elif info["model_kind"] == "image_text":
+        frame = answer_rows(exported, inputs, advance)
     else:
         frame = _generated(exported, inputs["prompt"], advance)
     frame.insert(0, "row", range(count))
     out_file.parent.mkdir(parents=True, exist_ok=True)
     partial = out_file.with_name(f".{out_file.name}.partial")
-    frame.to_csv(partial, index=False)
+    frame.to_csv(partial, index=False, lineterminator="\r\n")  # RFC 4180: \r in a text is quoted
     os.replace(partial, out_file)
     return count
 
@@ -85,7 +92,8 @@ def _info(export_dir: Path) -> dict:
     info = read_info(export_dir)
     if info.get("model_kind") != "classifier" and not info.get("generation"):
         raise UserError(
-            f"{export_dir}: predict writes a classifier's labels or a generation run's texts; "
+            f"{export_dir}: predict writes a classifier's labels, a generation run's texts or a "
+            "visual_qa run's answers; "
             f"this export is a {info.get('model_kind')} run's (load it with transformers: "
             "docs/export.md)"
         )

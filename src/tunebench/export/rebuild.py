@@ -43,9 +43,11 @@ class Rebuilt:
     pooling: str | None
     columns: dict[str, str | None] | None
     """The input columns `predict` reads: a classifier's {"text": ..., "text_pair": ... or
-    None}, a generation run's {"prompt": ...}; None for other causal-LM runs."""
+    None}, a generation run's {"prompt": ...}, a visual_qa run's {"image": ..., "question":
+    ..., "choices": ... or None}; None for other causal-LM runs."""
     generation: dict | None = None
-    """A generation run's `prompt_format` (resolved) and `max_new_tokens`, for `predict`."""
+    """A generation run's `prompt_format` (resolved) and `max_new_tokens`, a visual_qa run's
+    `max_new_tokens`, for `predict`."""
     processor: Any = None
     """An image-text model's processor, saved in place of the tokenizer (export/image_text.py)."""
 
@@ -112,8 +114,15 @@ def _image_text(record: RunRecord, spec: RunSpec, checkpoint: Path) -> Rebuilt:
     language = image_text_parts(model).language
     path = model_path(spec.backbone)
     backbone = Backbone(spec.backbone, language, processor.tokenizer, "decoder", "last", path)
+    task = spec.task
+    columns = {
+        "image": task.image_column,
+        "question": task.question_column,
+        "choices": task.choices_column,
+    }
+    generation = {"max_new_tokens": task.max_new_tokens}
     return Rebuilt(
-        record, spec, "image_text", model, backbone, None, None, None, processor=processor
+        record, spec, "image_text", model, backbone, None, None, columns, generation, processor
     )
 
 
