@@ -13,8 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from tunebench.errors import UserError
-from tunebench.families.files import list_cell, missing, read_table, require_columns, texts_of
+from tunebench.families.files import missing, options_cell, read_table, require_columns, texts_of
 from tunebench.families.visual_qa.data import checked_images
 
 ROWS_PER_BATCH = 8
@@ -71,10 +70,4 @@ def _options(cell: Any, row: int, column: str, path: Path) -> list[str] | None:
     """A row's options (None for an empty cell: the question is answered by generating)."""
     if missing(cell) or (isinstance(cell, str) and not cell.strip()):
         return None
-    options = list_cell(cell)
-    if options is None or len(options) < 2 or not all(str(o).strip() for o in options):
-        raise UserError(
-            f"{path}: column {column!r}, data row {row + 1}: choices must be a list of at least "
-            'two non-empty texts (in a CSV file, a JSON array such as ["red", "blue"]), or empty'
-        )
-    return [str(o).strip() for o in options]
+    return options_cell(cell, row, column, path)

@@ -178,6 +178,18 @@ def list_cell(value: Any) -> list | None:
     return value if isinstance(value, list) else None
 
 
+def options_cell(value: Any, row: int, column: str, path: Path) -> list[str]:
+    """A cell of options: a list of at least two non-empty texts (in CSV: a JSON array),
+    stripped; UserError naming the file, column and data row otherwise."""
+    options = list_cell(value)
+    if options is None or len(options) < 2 or not all(str(o).strip() for o in options):
+        raise UserError(
+            f"{path}: column {column!r}, data row {row + 1}: options must be a list of at least "
+            'two non-empty texts (in a CSV file, a JSON array such as ["yes", "no"])'
+        )
+    return [str(o).strip() for o in options]
+
+
 def jsonl(path: Path) -> list[dict]:
     """A packaged JSON-lines file (one object per line)."""
     with path.open(encoding="utf-8") as f:

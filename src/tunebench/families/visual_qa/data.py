@@ -20,8 +20,8 @@ from PIL import Image
 from tunebench.assets import sha256_files
 from tunebench.errors import UserError
 from tunebench.families.files import (
-    list_cell,
     missing,
+    options_cell,
     read_table,
     require_columns,
     split_rows,
@@ -113,13 +113,7 @@ def _image(cell: Any, task_file: Path) -> tuple[Path, str | None]:
 
 def _choices(cell: Any, answer: str, row: int, column: str, path: Path) -> list[str]:
     """At least two non-empty options, the answer among them."""
-    options = list_cell(cell)
-    if options is None or len(options) < 2 or not all(str(o).strip() for o in options):
-        raise UserError(
-            f"{path}: column {column!r}, data row {row + 1}: choices must be a list of at least "
-            'two non-empty texts (in a CSV file, a JSON array such as ["red", "blue"])'
-        )
-    options = [str(o).strip() for o in options]
+    options = options_cell(cell, row, column, path)
     if answer.strip() not in options:
         raise UserError(
             f"{path}: column {column!r}, data row {row + 1}: the answer {answer!r} is not one "
