@@ -10,10 +10,12 @@ from fake_runs import classifier_run, store_runs
 from test_cli import cli
 
 from tunebench.errors import UserError
+from tunebench.report.across import across_tasks
 from tunebench.report.advice import advice
 from tunebench.report.budget import NO_BUDGET, Budget, parse_budget
 from tunebench.report.table import build_table
 from tunebench.report.verdict import ci95, verdicts
+from tunebench.report.verdict_table import render_markdown
 
 COSTS = {  # method -> (accuracy, train seconds, peak MB, trainable params, checkpoint MB)
     "full": (0.97, 100.0, 2000.0, 22e6, 86.0),
@@ -119,3 +121,45 @@ def test_figures_fit_their_axis_and_label_only_the_trusted_front():
     assert dots.data[0].type == "scatter" and dots.data[0].error_y.array[0] > 0
     front = cost_figure(table, column).data[1]  # train time: the front's trace
     assert list(front.text) == ["frozen", "lora", "full"]  # bitfit (trivial) left out
+
+
+def test_across_tasks_counts_wins_ranks_and_the_gap_to_the_best():
+    """full is best on sms_spam, lora on a second task where full is 3 points behind."""
+    second = {"full": 0.96, "lora": 0.99, "frozen": 0.93, "bitfit": 0.90}
+    records = _records() + [
+        classifier_run(method, s, accuracy - 0.01 * s, task="tweets")
+        for method, accuracy in second.items()
+        for s in range(3)
+    ]
+    found = verdicts(build_table(records), NO_BUDGET)
+    assert [v.column.key for v in found] == ["sms_spam", "tweets"]
+    summary = {row.label: row for row in across_tasks(found)}
+    assert [row.label for row in across_tasks(found)][2:] == ["frozen", "bitfit"]
+    full, lora, frozen, bitfit = (summary[m] for m in ("full", "lora", "frozen", "bitfit"))
+    assert (full.mean_rank, lora.mean_rank, frozen.mean_rank, bitfit.mean_rank) == (1.5, 1.5, 3, 4)
+    assert full.behind_best == pytest.approx(1.5) and lora.behind_best == pytest.approx(0.5)
+    assert frozen.behind_best == pytest.approx(6.5) and bitfit.behind_best == pytest.approx(13.0)
+    sms_spam, tweets = found
+    assert sms_spam.best.label == "full" and tweets.best.label == "lora"
+    full_tied_on_tweets = any(c.label == "full" for c in tweets.tied)
+    assert full.best_or_tied == 1 + full_tied_on_tweets and lora.best_or_tied == 2
+    assert frozen.best_or_tied == 0 and bitfit.trivial >= 1
+    assert frozen.tasks == 2 and frozen.trivial == 0
+    markdown = render_markdown(found, NO_BUDGET)
+    assert "### Across tasks" in markdown and "| frozen | 2 | 0 | 3.0 | 6.50 | 0 |" in markdown
+    assert across_tasks(found[:1]) == []  # one task: nothing to summarise
+    assert "Across tasks" not in render_markdown(found[:1], NO_BUDGET)
+
+
+def test_backbone_picks_one_models_runs_and_refuses_one_the_study_lacks(tmp_path):
+    other = [classifier_run("lora", s, 0.99 - 0.01 * s, backbone="smollm2-135m") for s in range(3)]
+    store_runs(tmp_path / "study", _records() + other)
+    both = cli("recommend", str(tmp_path / "study"), "-f", "json")
+    assert json.loads(both.stdout)[0]["best"]["label"] == "smollm2-135m / lora"
+    one = cli("recommend", str(tmp_path / "study"), "--backbone", "minilm-l6", "-f", "json")
+    (task,) = json.loads(one.stdout)
+    assert task["best"]["label"] == "full" and len(task["rows"]) == 4
+    bad = cli("recommend", str(tmp_path / "study"), "--backbone", "gpt-5")
+    assert bad.returncode == 2
+    assert "--backbone: " in bad.stderr and "no runs of 'gpt-5'" in bad.stderr
+    assert "its backbones are: minilm-l6, smollm2-135m" in bad.stderr

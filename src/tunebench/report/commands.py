@@ -96,11 +96,16 @@ def recommend(
     max_checkpoint_size: Annotated[
         str | None, typer.Option(help="Largest checkpoint: 5MB, 1GB.")
     ] = None,
+    backbone: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this backbone's runs (repeat for several): a verdict per model."),
+    ] = None,
     metric: Metric = None,
     format: FormatOption = Format.table,
 ) -> None:
     """Per task, the best method within a budget, the methods tied with it, the Pareto front of
-    quality against each cost and one sentence of advice. See docs/results-format.md."""
+    quality against each cost and one sentence of advice; with several tasks, how each method
+    does across them. See docs/results-format.md."""
     from tunebench.report import verdict_table
     from tunebench.report.budget import parse_budget
     from tunebench.report.table import build_tables
@@ -109,9 +114,10 @@ def recommend(
     budget = parse_budget(max_memory, max_train_time, max_trainable_params, max_checkpoint_size)
     if format is Format.csv:
         raise UserError("--format: recommend prints table, markdown or json")
-    found = [
-        v for table in build_tables(stored_runs(study_dir), metric) for v in verdicts(table, budget)
-    ]
+    records = stored_runs(study_dir)
+    if backbone:
+        records = _of_backbones(records, backbone, study_dir)
+    found = [v for table in build_tables(records, metric) for v in verdicts(table, budget)]
     if format is Format.json:
         json.dump(verdict_table.to_json(found, budget), sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -119,3 +125,16 @@ def recommend(
         sys.stdout.write(verdict_table.render_markdown(found, budget))
     else:
         console.print(verdict_table.render_terminal(found, budget))
+
+
+def _of_backbones(records: list, names: list[str], study_dir: Path) -> list:
+    """The runs of the named backbones (as the study names them); UserError for a name the
+    study does not hold."""
+    held = sorted({r.backbone for r in records})
+    unknown = [name for name in names if name not in held]
+    if unknown:
+        raise UserError(
+            f"--backbone: {study_dir} has no runs of {unknown[0]!r}; its backbones are: "
+            + ", ".join(held)
+        )
+    return [r for r in records if r.backbone in names]

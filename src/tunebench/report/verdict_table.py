@@ -10,6 +10,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from tunebench.report import across
+from tunebench.report.across import across_tasks
 from tunebench.report.advice import advice
 from tunebench.report.budget import Budget
 from tunebench.report.cells import Cell
@@ -78,7 +80,15 @@ def render_markdown(verdicts: list[TaskVerdict], budget: Budget) -> str:
         lines.append("|---|" + "--:|" * (len(headers) - 3) + "---|---|")
         lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in cells]
         parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n\n" + LEGEND + "\n"
+    text = "\n\n".join(parts) + "\n\n" + LEGEND + "\n"
+    summary = across_tasks(verdicts)
+    if summary:
+        headers = [verdicts[0].label_header, *across.HEADERS]
+        lines = ["### Across tasks", "", "| " + " | ".join(headers) + " |"]
+        lines.append("|---|" + "--:|" * len(across.HEADERS))
+        lines += ["| " + " | ".join(escape(c) for c in across.cells(row)) + " |" for row in summary]
+        text += "\n" + "\n".join(lines) + "\n\n" + across.LEGEND + "\n"
+    return text
 
 
 def render_terminal(verdicts: list[TaskVerdict], budget: Budget) -> Group:
@@ -91,7 +101,16 @@ def render_terminal(verdicts: list[TaskVerdict], budget: Budget) -> Group:
         for row in cells:
             table.add_row(*(Text(c) for c in row))  # Text: labels may hold `[...]`
         shown += [Text(advice(verdict, budget)), table]
-    return Group(*shown, Text(LEGEND))
+    shown.append(Text(LEGEND))
+    summary = across_tasks(verdicts)
+    if summary:
+        table = Table(title="Across tasks", title_justify="left")
+        for index, header in enumerate([verdicts[0].label_header, *across.HEADERS]):
+            table.add_column(header, justify="left" if index == 0 else "right")
+        for row in summary:
+            table.add_row(*(Text(c) for c in across.cells(row)))
+        shown += [table, Text(across.LEGEND)]
+    return Group(*shown)
 
 
 def to_json(verdicts: list[TaskVerdict], budget: Budget) -> list[dict[str, Any]]:
