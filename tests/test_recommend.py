@@ -16,6 +16,7 @@ from tunebench.report.budget import NO_BUDGET, Budget, parse_budget
 from tunebench.report.table import build_table
 from tunebench.report.verdict import ci95, verdicts
 from tunebench.report.verdict_table import render_markdown
+from tunebench.report.write import write_report
 
 COSTS = {  # method -> (accuracy, train seconds, peak MB, trainable params, checkpoint MB)
     "full": (0.97, 100.0, 2000.0, 22e6, 86.0),
@@ -123,7 +124,7 @@ def test_figures_fit_their_axis_and_label_only_the_trusted_front():
     assert list(front.text) == ["frozen", "lora", "full"]  # bitfit (trivial) left out
 
 
-def test_across_tasks_counts_wins_ranks_and_the_gap_to_the_best():
+def test_across_tasks_counts_wins_ranks_and_the_gap_to_the_best(tmp_path):
     """full is best on sms_spam, lora on a second task where full is 3 points behind."""
     second = {"full": 0.96, "lora": 0.99, "frozen": 0.93, "bitfit": 0.90}
     records = _records() + [
@@ -149,6 +150,11 @@ def test_across_tasks_counts_wins_ranks_and_the_gap_to_the_best():
     assert "### Across tasks" in markdown and "| frozen | 2 | 0 | 3.0 | 6.50 | 0 |" in markdown
     assert across_tasks(found[:1]) == []  # one task: nothing to summarise
     assert "Across tasks" not in render_markdown(found[:1], NO_BUDGET)
+    store_runs(tmp_path / "study", records)
+    write_report(tmp_path / "study")
+    report = (tmp_path / "study" / "report" / "report.md").read_text()
+    assert report.index("## Across tasks") < report.index("## Comparison")
+    assert "| frozen | 2 | 0 | 3.0 | 6.50 | 0 |" in report
 
 
 def test_backbone_picks_one_models_runs_and_refuses_one_the_study_lacks(tmp_path):

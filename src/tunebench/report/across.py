@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tunebench.report.markdown import escape
 from tunebench.report.verdict import Choice, TaskVerdict
 
 
@@ -101,3 +102,14 @@ def cells(row: AcrossTasks) -> list[str]:
         behind,
         str(row.trivial),
     ]
+
+
+def across_markdown(verdicts: list[TaskVerdict]) -> str:
+    """The summary as a Markdown table and its legend; '' for a study of one task."""
+    summary = across_tasks(verdicts)
+    if not summary:
+        return ""
+    lines = ["| " + " | ".join([verdicts[0].label_header, *HEADERS]) + " |"]
+    lines.append("|---|" + "--:|" * len(HEADERS))
+    lines += ["| " + " | ".join(escape(c) for c in cells(row)) + " |" for row in summary]
+    return "\n".join(lines) + "\n\n" + LEGEND + "\n"

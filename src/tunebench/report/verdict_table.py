@@ -11,7 +11,6 @@ from rich.table import Table
 from rich.text import Text
 
 from tunebench.report import across
-from tunebench.report.across import across_tasks
 from tunebench.report.advice import advice
 from tunebench.report.budget import Budget
 from tunebench.report.cells import Cell
@@ -81,14 +80,8 @@ def render_markdown(verdicts: list[TaskVerdict], budget: Budget) -> str:
         lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in cells]
         parts.append("\n".join(lines))
     text = "\n\n".join(parts) + "\n\n" + LEGEND + "\n"
-    summary = across_tasks(verdicts)
-    if summary:
-        headers = [verdicts[0].label_header, *across.HEADERS]
-        lines = ["### Across tasks", "", "| " + " | ".join(headers) + " |"]
-        lines.append("|---|" + "--:|" * len(across.HEADERS))
-        lines += ["| " + " | ".join(escape(c) for c in across.cells(row)) + " |" for row in summary]
-        text += "\n" + "\n".join(lines) + "\n\n" + across.LEGEND + "\n"
-    return text
+    summary = across.across_markdown(verdicts)
+    return text + f"\n### Across tasks\n\n{summary}" if summary else text
 
 
 def render_terminal(verdicts: list[TaskVerdict], budget: Budget) -> Group:
@@ -102,7 +95,7 @@ def render_terminal(verdicts: list[TaskVerdict], budget: Budget) -> Group:
             table.add_row(*(Text(c) for c in row))  # Text: labels may hold `[...]`
         shown += [Text(advice(verdict, budget)), table]
     shown.append(Text(LEGEND))
-    summary = across_tasks(verdicts)
+    summary = across.across_tasks(verdicts)
     if summary:
         table = Table(title="Across tasks", title_justify="left")
         for index, header in enumerate([verdicts[0].label_header, *across.HEADERS]):

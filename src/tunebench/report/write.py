@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunebench.errors import UserError
+from tunebench.report.across import across_markdown
 from tunebench.report.advice import advice
 from tunebench.report.budget import NO_BUDGET
 from tunebench.report.exports import write_csv, write_json, write_parquet
@@ -35,7 +36,9 @@ def write_report(
     verdict = "## Verdict\n\n" + "".join(f"- {escape(s)}\n" for s in sentences)
     verdict += "\n(`tunebench recommend` adds budgets and each task's costs and Pareto fronts.)\n"
     written = {
-        "report.md": f"# {name}\n\n{verdict}\n## Comparison\n\n"
+        "report.md": f"# {name}\n\n{verdict}"
+        + _section("Across tasks", _across, tables)
+        + "\n## Comparison\n\n"
         + "\n".join(render_markdown(t) for t in tables)
         + _section("Stability over seeds", stability_markdown, tables)
         + _section("Transfer to other tasks", transfer_markdown, tables),
@@ -51,6 +54,10 @@ def write_report(
         write_csv(records, stream)
     write_parquet(records, folder / "runs.parquet")
     return [*paths, folder / "runs.json", folder / "runs.csv", folder / "runs.parquet"]
+
+
+def _across(table) -> str:
+    return across_markdown(verdicts(table, NO_BUDGET))
 
 
 def _section(title: str, render, tables: list) -> str:
