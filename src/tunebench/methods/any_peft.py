@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, model_validator
 
+from tunebench.errors import UserError
 from tunebench.methods.base import Method, MethodConfig, register
 from tunebench.methods.tuner import peft_config_class, peft_model
 from tunebench.models.shape import unmatched_modules
@@ -34,6 +35,13 @@ NOT_SETTABLE = {
 }
 """Fields of every PEFT config that tunebench sets or that only describe a saved adapter."""
 
+NOT_DRIVEN = {
+    "ADALORA": "its rank budget is pruned by the training loop: use the method adalora",
+    "POLY": "it routes each example by a task id, which tunebench's batches do not carry",
+    "XLORA": "it mixes several trained LoRA adapters, which one run does not have",
+}
+"""PEFT types a single tunebench run cannot drive, and why."""
+
 
 class AnyPeftConfig(MethodConfig):
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
@@ -44,7 +52,17 @@ class AnyPeftConfig(MethodConfig):
 
     @model_validator(mode="after")
     def _fields_of_the_peft_class(self) -> AnyPeftConfig:
+        from peft.config import PromptLearningConfig
+
         peft_class = peft_config_class(self.type)
+        if issubclass(peft_class, PromptLearningConfig):
+            raise ValueError(
+                f"PEFT's prompt-learning types are tunebench's methods prompt, prefix and "
+                f"p_tuning (the families place their virtual tokens); {self.type.upper()} is "
+                "not available through `peft`"
+            )
+        if self.type.upper() in NOT_DRIVEN:
+            raise ValueError(f"type {self.type.upper()}: {NOT_DRIVEN[self.type.upper()]}")
         settable = {f.name for f in dataclasses.fields(peft_class)} - NOT_SETTABLE
         unknown = sorted(set(self.settings()) - settable)
         if unknown:
@@ -71,7 +89,17 @@ def misfit(config: AnyPeftConfig, shape: Shape) -> str | None:
 
 
 def apply(target: Target, config: AnyPeftConfig):
-    return peft_model(target, config.type, config.settings(), f"peft type {config.type}")
+    """PEFT's model of the type; UserError (the run fails as `unsupported`) where the type
+    leaves a classifier's head frozen, as TRAINABLE_TOKENS does: such a run would train
+    almost nothing while it claimed to fine-tune."""
+    model = peft_model(target, config.type, config.settings(), f"peft type {config.type}")
+    head = [p for n, p in model.named_parameters() if ".classifier." in f".{n}"]
+    if target.head is not None and not any(p.requires_grad for p in head):
+        raise UserError(
+            f"peft type {config.type}: PEFT leaves the classifier head frozen with this type, "
+            "so the run would not train its head"
+        )
+    return model
 
 
 METHOD = register(

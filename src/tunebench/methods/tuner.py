@@ -100,7 +100,8 @@ def peft_model(target: Target, peft_type: str, settings: dict[str, Any], what: s
     try:
         peft_config = peft_config_class(peft_type)(task_type=target.peft_task, **settings)
         return get_peft_model(target.model, peft_config)
-    except (TypeError, ValueError, NotImplementedError, KeyError) as error:
+    except (TypeError, ValueError, NotImplementedError, KeyError, AttributeError) as error:
+        # AttributeError: a tuner that cannot find the parts it needs (SHADOW's backbone)
         raise UserError(f"{what} on this model: {error}") from error
 
 
