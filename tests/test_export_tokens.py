@@ -7,11 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from rich.console import Console
+from rich.progress import Progress
 
+from tunebench.errors import UserError
 from tunebench.export.folder import export_run
+from tunebench.export.predict import predict_file
 from tunebench.export.rebuild import rebuild
 from tunebench.families.registry import load_task
 from tunebench.store import ResultsStore
@@ -100,3 +104,33 @@ def _same_logits_as_the_run(study: Path, run_id: str, folder: Path) -> None:
         hidden = exported.model(**batch).last_hidden_state
         fresh = exported.head(hidden[:, hidden.shape[1] - batch["input_ids"].shape[1] :])
     torch.testing.assert_close(fresh, trained, atol=1e-5, rtol=0)
+
+
+def test_predict_tags_every_word_as_the_run_did_and_refuses_a_row_without_words(
+    token_study, tmp_path
+):
+    """The test sentences, after a longer one that pads them, as JSONL lists and as CSV
+    texts: right as many times per sentence as the run recorded, on both backbones."""
+    with ResultsStore(token_study / "results.sqlite") as store:
+        runs = [r for r in store.runs("completed") if r.method in ("lora", "prompt")]
+    test = load_task(load_study(token_study.parent / "study.yaml").tasks[0]).test
+    sentences = [["ann", "sat", "in", "rome", "to", "paris", "bob", "runs"], *test.words]
+    rows = [{"tokens": words} for words in sentences]
+    (tmp_path / "words.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pd.DataFrame({"tokens": [" ".join(w) for w in sentences]}).to_csv(tmp_path / "words.csv")
+    for record in runs:
+        folder = tmp_path / record.run_id
+        export_run(token_study, record.run_id, folder)
+        for name in ("words.jsonl", "words.csv"):
+            out = tmp_path / f"{record.run_id}-{name}.csv"
+            with Progress(console=Console(quiet=True)) as progress:
+                assert predict_file(folder, tmp_path / name, out, progress) == len(rows)
+            tags = [json.loads(t) for t in pd.read_csv(out)["tags"]]
+            assert len(tags[0]) == 8
+            pairs = zip(tags[1:], test.tags, strict=True)
+            right = [sum(t == g for t, g in zip(ts, gs, strict=True)) for ts, gs in pairs]
+            assert right == record.metrics["test_examples"]["words_right"], record.run_id
+    (tmp_path / "bad.jsonl").write_text('{"tokens": ["ann"]}\n{"tokens": []}\n')
+    with pytest.raises(UserError, match=r"column 'tokens', data row 2: a row's words are"):
+        predict_file(folder, tmp_path / "bad.jsonl", tmp_path / "bad.csv", progress)
+    assert not (tmp_path / "bad.csv").exists()

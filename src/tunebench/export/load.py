@@ -51,6 +51,35 @@ class Exported:
         mask = torch.cat([mask.new_ones(mask.shape[0], virtual), mask], dim=1)
         return self.head(pool(hidden, mask, self.info["pooling"])).float().softmax(-1)
 
+    @torch.inference_mode()
+    def word_tags(self, sentences: list[list[str]]) -> list[list[str]]:
+        """A token classifier's tag for each word of each sentence, read at the word's first
+        sub-token (a word cut off by `max_length`: "O"); the words tokenised as running text,
+        as in training, right-padded so that padding changes no real token."""
+        texts = [[w if i == 0 else f" {w}" for i, w in enumerate(ws)] for ws in sentences]
+        self.tokenizer.padding_side = "right"
+        batch = self.tokenizer(
+            texts,
+            is_split_into_words=True,
+            truncation=True,
+            max_length=self.info["max_length"],
+            padding=True,
+            return_tensors="pt",
+        )
+        word_ids = [batch.word_ids(row) for row in range(len(sentences))]
+        batch.pop("token_type_ids", None)
+        hidden = self.model(**batch).last_hidden_state
+        logits = self.head(hidden[:, hidden.shape[1] - batch["input_ids"].shape[1] :])
+        labels, tags = self.info["labels"], []
+        for row, words in enumerate(sentences):
+            first = {w: i for i, w in reversed(list(enumerate(word_ids[row]))) if w is not None}
+            picked = [
+                int(logits[row, first[w]].argmax()) if w in first else None
+                for w in range(len(words))
+            ]
+            tags.append(["O" if p is None else labels[p] for p in picked])
+        return tags
+
 
 def load_export(folder: Path) -> Exported:
     """An exported folder's model, tokenizer and head (UserError if it is not one)."""

@@ -1,12 +1,13 @@
-"""`tunebench predict EXPORT_DIR DATA_FILE -o OUT.csv`: an exported classifier's labels, an
-exported generation run's texts, or an exported visual_qa run's answers (export/answers.py),
-for every row of a CSV / JSONL / Parquet file with the task's input column(s).
+"""`tunebench predict EXPORT_DIR DATA_FILE -o OUT.csv`: an exported classifier's labels, a token
+classifier's tags (export/tags.py), a generation run's texts, or a visual_qa run's answers
+(export/answers.py), for every row of a CSV / JSONL / Parquet file with the task's input
+column(s).
 
 The file is read and checked before the model loads (a missing column, a blank text or an
 unreadable image is one line naming the file, column and row, exit 2), and OUT.csv appears
 only when every row has been predicted: `row` (0-based, header not counted), then a
 classifier's `prediction` (a label name) and one `probability_<label>` column per class, a
-generation run's `generation`, or a visual_qa run's `answer`.
+token classifier's `tags`, a generation run's `generation`, or a visual_qa run's `answer`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.progress import Progress
 from tunebench.errors import UserError
 from tunebench.export.answers import answer_rows, read_questions
 from tunebench.export.info import read_info
+from tunebench.export.tags import read_sentences, tag_rows
 from tunebench.families.files import read_table, require_columns, texts_of
 
 BATCH = 32
@@ -30,6 +32,8 @@ def predict_file(export_dir: Path, data_file: Path, out_file: Path, progress: Pr
     info = _info(export_dir)
     if info["model_kind"] == "image_text":
         inputs = read_questions(data_file, info["columns"])
+    elif info["model_kind"] == "token_classifier":
+        inputs = read_sentences(data_file, info["columns"])
     else:
         inputs = _read_inputs(data_file, info["columns"])
     from tunebench.export.load import load_export  # torch and transformers: after the checks
@@ -45,6 +49,8 @@ def predict_file(export_dir: Path, data_file: Path, out_file: Path, progress: Pr
         frame = _classified(exported, inputs, advance)
     elif info["model_kind"] == "image_text":
         frame = answer_rows(exported, inputs, advance)
+    elif info["model_kind"] == "token_classifier":
+        frame = tag_rows(exported, inputs, advance)
     else:
         frame = _generated(exported, inputs["prompt"], advance)
     frame.insert(0, "row", range(count))
@@ -90,10 +96,12 @@ def _generated(exported, prompts: list[str], advance) -> pd.DataFrame:
 
 def _info(export_dir: Path) -> dict:
     info = read_info(export_dir)
-    if info.get("model_kind") != "classifier" and not info.get("generation"):
+    if info.get("model_kind") not in ("classifier", "token_classifier") and not info.get(
+        "generation"
+    ):
         raise UserError(
-            f"{export_dir}: predict writes a classifier's labels, a generation run's texts or a "
-            "visual_qa run's answers; "
+            f"{export_dir}: predict writes a classifier's labels, a token classifier's tags, a "
+            "generation run's texts or a visual_qa run's answers; "
             f"this export is a {info.get('model_kind')} run's (load it with transformers: "
             "docs/export.md)"
         )

@@ -43,7 +43,8 @@ class Rebuilt:
     pooling: str | None
     columns: dict[str, str | None] | None
     """The input columns `predict` reads: a classifier's {"text": ..., "text_pair": ... or
-    None}, a generation run's {"prompt": ...}, a visual_qa run's {"image": ..., "question":
+    None}, a token classifier's {"words": ...}, a generation run's {"prompt": ...}, a visual_qa
+    run's {"image": ..., "question":
     ..., "choices": ... or None}; None for other causal-LM runs."""
     generation: dict | None = None
     """A generation run's `prompt_format` (resolved) and `max_new_tokens`, a visual_qa run's
@@ -97,6 +98,8 @@ def rebuild(study_dir: Path, run_id: str) -> Rebuilt:
     columns, generation = None, None
     if kind == "classifier":
         columns = _classifier_columns(spec.task, data)
+    elif kind == "token_classifier":
+        columns = {"words": spec.task.tokens_column}
     elif family.name == "generation":
         columns, generation = _generation_inputs(spec.task, data, backbone)
     return Rebuilt(record, spec, kind, model, backbone, label_names, pooling, columns, generation)
