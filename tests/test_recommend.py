@@ -155,6 +155,9 @@ def test_across_tasks_counts_wins_ranks_and_the_gap_to_the_best(tmp_path):
     report = (tmp_path / "study" / "report" / "report.md").read_text()
     assert report.index("## Across tasks") < report.index("## Comparison")
     assert "| frozen | 2 | 0 | 3.0 | 6.50 | 0 |" in report
+    page = (tmp_path / "study" / "report" / "report.html").read_text()
+    frozen_row = "<td>frozen</td><td>2</td><td>0</td><td>3.0</td><td>6.50</td><td>0</td>"
+    assert "<h3>Across tasks</h3>" in page and frozen_row in page
 
 
 def test_backbone_picks_one_models_runs_and_refuses_one_the_study_lacks(tmp_path):

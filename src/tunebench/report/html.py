@@ -13,7 +13,7 @@ import json
 from collections import Counter
 
 from tunebench.records import RunRecord, json_safe
-from tunebench.report import plots, sweep_plots
+from tunebench.report import across, plots, sweep_plots
 from tunebench.report.cells import Cell
 from tunebench.report.data_size import data_size_figures
 from tunebench.report.stability import stability_figure
@@ -21,6 +21,7 @@ from tunebench.report.table import ReportTable
 from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
 from tunebench.report.transfer import transfer_figures
 from tunebench.report.trust import cell_marks
+from tunebench.report.verdict import TaskVerdict
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -36,9 +37,14 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }
 
 
 def render_html(
-    name: str, tables: list[ReportTable], records: list[RunRecord], advice: list[str]
+    name: str,
+    tables: list[ReportTable],
+    records: list[RunRecord],
+    advice: list[str],
+    verdicts: list[list[TaskVerdict]],
 ) -> str:
-    """The report page; `advice` is the verdict's sentence per task (advice.py)."""
+    """The report page; `advice` is the verdict's sentence per task (advice.py), `verdicts`
+    each table's task verdicts (for the summary across tasks)."""
     figures = []
     for table in tables:
         for column in table.tasks:
@@ -64,6 +70,7 @@ def render_html(
 <p>{len(records)} runs: {html.escape(summary)}.</p>
 <h2>Verdict</h2>
 <ul>{"".join(f"<li>{html.escape(line)}</li>" for line in advice)}</ul>
+{"".join(_across(found) for found in verdicts)}
 <h2>Comparison</h2>
 {"".join(_table(table) for table in tables)}
 <h2>Figures</h2>
@@ -72,6 +79,23 @@ def render_html(
 {_provenance(records)}
 </body></html>
 """
+
+
+def _across(verdicts: list[TaskVerdict]) -> str:
+    """The summary across a table's tasks (across.py), or '' for one task."""
+    rows = across.across_tasks(verdicts)
+    if not rows:
+        return ""
+    headers = [verdicts[0].label_header, *across.HEADERS]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in across.cells(row)) + "</tr>"
+        for row in rows
+    )
+    return (
+        f"<h3>Across tasks</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+        f"</table><p class='caption'>{html.escape(across.LEGEND)}</p>"
+    )
 
 
 def _table(table: ReportTable) -> str:

@@ -32,18 +32,19 @@ def write_report(
     folder.mkdir(parents=True, exist_ok=True)
     tables = build_tables(records, metric)
     name = records[0].study
-    sentences = [advice(v, NO_BUDGET) for table in tables for v in verdicts(table, NO_BUDGET)]
+    found = [verdicts(table, NO_BUDGET) for table in tables]
+    sentences = [advice(v, NO_BUDGET) for per_table in found for v in per_table]
     verdict = "## Verdict\n\n" + "".join(f"- {escape(s)}\n" for s in sentences)
     verdict += "\n(`tunebench recommend` adds budgets and each task's costs and Pareto fronts.)\n"
     written = {
         "report.md": f"# {name}\n\n{verdict}"
-        + _section("Across tasks", _across, tables)
+        + _section("Across tasks", across_markdown, found)
         + "\n## Comparison\n\n"
         + "\n".join(render_markdown(t) for t in tables)
         + _section("Stability over seeds", stability_markdown, tables)
         + _section("Transfer to other tasks", transfer_markdown, tables),
         "report.tex": "\n".join(render_latex(t) for t in tables),
-        "report.html": render_html(name, tables, records, sentences),
+        "report.html": render_html(name, tables, records, sentences, found),
     }
     paths = []
     for filename, text in written.items():
@@ -56,13 +57,10 @@ def write_report(
     return [*paths, folder / "runs.json", folder / "runs.csv", folder / "runs.parquet"]
 
 
-def _across(table) -> str:
-    return across_markdown(verdicts(table, NO_BUDGET))
-
-
-def _section(title: str, render, tables: list) -> str:
-    """A report.md section with what `render` makes of each table, or '' when it makes none."""
-    body = "\n".join(filter(None, (render(table) for table in tables)))
+def _section(title: str, render, items: list) -> str:
+    """A report.md section with what `render` makes of each item (a table, or its verdicts),
+    or '' when it makes nothing."""
+    body = "\n".join(filter(None, (render(item) for item in items)))
     return f"\n## {title}\n\n{body}" if body else ""
 
 
