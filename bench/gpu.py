@@ -1,4 +1,5 @@
-"""`python -m bench.gpu`: issue 20's GPU figures in one call — MFU, device memory, the Trainer.
+"""`python -m bench.gpu`: issue 20's GPU figures in one call — MFU, device memory, the Trainer —
+and issue 21's QLoRA row (4-bit NF4 base through bitsandbytes, where it is installed).
 
 For a CUDA machine: bf16, PyTorch's SDPA attention, eager and `torch.compile`d. No pretrained
 weights reach the lent GPU machines (a call carries at most 64 MiB; SmolLM2-135M is 0.27 GB
@@ -45,6 +46,7 @@ from tunebench.models.backbones import load_causal_lm
 from tunebench.study.run_path import execute
 from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
+from tunebench.training.loop import RunFailed
 
 SMOLLM2_135M = {  # its config.json, less the token ids
     "hidden_size": 576,
@@ -68,6 +70,7 @@ ROWS = (  # side, method, compile
     ("trainer", "lora", False),
     ("tunebench", "full", True),
     ("trainer", "full", True),
+    ("tunebench", "qlora", False),  # issue 21: needs bitsandbytes on the machine
 )
 
 
@@ -123,7 +126,7 @@ def spec_for(folder: Path, method: str, compile: bool, arguments: dict):
         gradient_checkpointing=False,  # 139 GiB of device memory: recomputing costs MFU
         compile=compile,
     )
-    settings = LORA if method == "lora" else {}
+    settings = LORA if method in ("lora", "qlora") else {}
     return RunSpec(
         backbone=str(folder / "lm"),
         task=task,
@@ -140,9 +143,12 @@ def measure(side: str, method: str, compile: bool, folder: Path, arguments: dict
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     if side == "tunebench":
-        costs = execute(spec).costs
+        try:
+            costs = execute(spec).costs
+        except RunFailed as failed:  # qlora without CUDA or bitsandbytes: the reason
+            return {**row, "status": failed.reason, "reason": failed.detail}
         keys = ("train_samples_per_s", "train_seconds", "mfu", "peak_gpu_mb", "peak_host_mb")
-        return {**row, **{key: costs.get(key) for key in keys}}
+        return {**row, "status": "completed", **{key: costs.get(key) for key in keys}}
     return {**row, **trainer_side(spec)}
 
 
@@ -180,6 +186,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--length", type=int, default=256, help="tokens per sequence")
     parser.add_argument("--eager-only", action="store_true", help="leave out the compiled rows")
+    parser.add_argument(
+        "--methods", nargs="+", default=["full", "lora", "qlora"], help="the rows' methods"
+    )
     arguments = vars(parser.parse_args())
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     paths = [RESULTS / f"gpu-{stamp}.json"]
@@ -194,7 +203,7 @@ def main() -> None:
             folder / "words.jsonl", arguments["rows"], arguments["batch_size"], arguments["length"]
         )
         for side, method, compile in ROWS:
-            if compile and arguments["eager_only"]:
+            if (compile and arguments["eager_only"]) or method not in arguments["methods"]:
                 continue
             row = in_fresh_process(measure, side, method, compile, folder, arguments)
             report["rows"].append(row)
@@ -206,10 +215,12 @@ def main() -> None:
 
 
 def _line(row: dict) -> str:
+    if row.get("status", "completed") != "completed":
+        return f"{row['side']:<9} {row['method']:<5} {row['status']}: {row['reason']}"
     mfu = f"MFU {row['mfu']:.1%}" if row.get("mfu") is not None else ""
     peak = row.get("peak_gpu_mb") or 0
     return (
-        f"{row['side']:<9} {row['method']:<4} compile={row['compile']!s:<5} "
+        f"{row['side']:<9} {row['method']:<5} compile={row['compile']!s:<5} "
         f"{row['train_samples_per_s']:8.1f} samples/s  peak GPU {peak:8.0f} MB  {mfu}"
     )
 

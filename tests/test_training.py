@@ -194,3 +194,12 @@ def test_compile_trains_the_same_and_validates_the_eager_model(monkeypatch):
     losses = [h["loss"] for h in eager.history if "loss" in h]
     assert [h["loss"] for h in compiled.history if "loss" in h] == pytest.approx(losses, rel=1e-4)
     assert "OptimizedModule" not in seen
+
+
+def test_a_failed_run_crosses_a_process_boundary_with_its_reason():
+    """Worker processes (the parallel executor, the benchmarks) hand exceptions back pickled."""
+    import pickle
+
+    failed = pickle.loads(pickle.dumps(RunFailed("unsupported", "method qlora: no CUDA")))
+    assert (failed.reason, failed.detail) == ("unsupported", "method qlora: no CUDA")
+    assert str(failed) == "unsupported: method qlora: no CUDA"

@@ -48,7 +48,11 @@ class RunFailed(Exception):
 
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{reason}: {detail}")
-        self.reason = reason
+        self.reason, self.detail = reason, detail
+
+    def __reduce__(self):
+        """Picklable with both arguments: it crosses from a worker process to its parent."""
+        return type(self), (self.reason, self.detail)
 
 
 @dataclass
