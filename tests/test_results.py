@@ -245,6 +245,11 @@ def test_runs_of_one_task_on_different_data_get_their_own_columns_not_one_mean()
         (0.875, None, 1),
         (0.9775, None, 1),
     ]
+    headers = [column.header for column in render_terminal(table).columns[2:4]]
+    assert headers == [  # a setting per line: a narrow column folds it, never cuts it off
+        "sst2\nmax_train_samples=300\naccuracy ↑",
+        "sst2\nmax_train_samples=1000\naccuracy ↑",
+    ]
 
 
 def test_a_sweep_labels_each_row_by_where_it_departs_from_the_usual_settings() -> None:

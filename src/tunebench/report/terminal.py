@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from tunebench.report.cells import Cell
+from tunebench.report.cells import Cell, Column
 from tunebench.report.table import ReportTable
 from tunebench.report.text import caption_lines, cost_text, format_seconds, metric_text
 from tunebench.report.trust import cell_marks
@@ -18,7 +18,7 @@ def render_terminal(table: ReportTable) -> Table:
         shown.add_column(header, no_wrap=True)
     for column in table.tasks:
         arrow = "↓" if column.lower_is_better else "↑"
-        shown.add_column(f"{column.header} {arrow}", justify="right")
+        shown.add_column(_header(column, arrow), justify="right", overflow="fold")
         if table.timed:
             shown.add_column("time", justify="right", no_wrap=True)
     for cost in table.costs:
@@ -45,3 +45,14 @@ def _marked(text: str, cell: Cell) -> Text:
     text += cell_marks(cell)
     style = "bold" if cell.rank == 1 else "underline" if cell.rank == 2 else ""
     return Text(text, style=style)
+
+
+def _header(column: Column, arrow: str) -> str:
+    """`task metric ↑`; a column of a task with settings (a data-size sweep's) puts the task
+    and each setting on a line of its own, which a header cut to the column's width would
+    hide."""
+    header = f"{column.header} {arrow}"
+    if " " not in column.key:
+        return header
+    metric = column.header.removeprefix(column.key).strip()
+    return "\n".join([*column.key.split(" "), f"{metric} {arrow}"])
