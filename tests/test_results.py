@@ -270,3 +270,13 @@ def test_a_sweep_labels_each_row_by_where_it_departs_from_the_usual_settings() -
         "lora dropout=0",
     ]
     assert len(set(labels.values())) == len(sweep)
+
+
+def test_a_data_size_column_of_the_whole_split_reads_all_not_none() -> None:
+    runs = [_record(f"lora-{n}", LORA8, 0, 0.9) for n in (300, None)]
+    for record, n in zip(runs, (300, None), strict=True):
+        record.config["task"] = {"name": "sst2", "max_train_samples": n}
+    assert [column.key for column in build_table(runs).tasks] == [
+        "sst2 max_train_samples=300",
+        "sst2 max_train_samples=all",
+    ]

@@ -93,10 +93,17 @@ def task_columns(records: list[RunRecord]) -> dict[str, str]:
     """run_id -> its task column: the task's name, plus `key=value` for each task setting in
     which runs of that task differ (a study re-run with more training data keeps its earlier
     runs), so that runs on different data are never averaged as if they were seeds."""
-    settings = differing_settings(
-        records, lambda r: r.task, lambda r: {k: v for k, v in _task(r).items() if k != "name"}
-    )
+    settings = differing_settings(records, lambda r: r.task, _task_settings)
     return {r.run_id: f"{r.task} {settings[r.run_id]}".rstrip() for r in records}
+
+
+def _task_settings(record: RunRecord) -> dict:
+    """The task's settings, a size cap that is not set read as `all` (the whole split)."""
+    settings = {k: v for k, v in _task(record).items() if k != "name"}
+    for cap in ("max_train_samples", "max_eval_samples"):
+        if cap in settings and settings[cap] is None:
+            settings[cap] = "all"
+    return settings
 
 
 def task_metrics(
