@@ -27,6 +27,7 @@ from tunebench.methods.base import ModelKind
 from tunebench.models.backbones import Backbone, load_backbone, load_causal_lm
 from tunebench.models.locate import model_path
 from tunebench.training import checkpointing
+from tunebench.training.clock import elapsed
 from tunebench.training.loop import (
     RunFailed,
     StepCallback,
@@ -192,7 +193,7 @@ class RunContext:
             if not trains:
                 started = time.perf_counter()
                 validation = validate(model)
-                return zero_shot(validation, time.perf_counter() - started)
+                return zero_shot(validation, elapsed(started))
             return fit(
                 model,
                 batches,

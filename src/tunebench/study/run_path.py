@@ -36,6 +36,7 @@ from tunebench.store import ResultsStore
 from tunebench.study.schema import StudyConfig
 from tunebench.study.spec import RunSpec
 from tunebench.training import metering
+from tunebench.training.clock import elapsed, stopped_since
 from tunebench.training.config import TrainingConfig
 from tunebench.training.costs import Measured, run_costs, validation_seconds
 from tunebench.training.loop import RunFailed, StepCallback
@@ -79,7 +80,7 @@ def execute(
             save_file(checkpoint, target)
     measured = Measured(
         eval_seconds=result.test_seconds + validation_seconds(result.outcome),
-        wall_seconds=time.perf_counter() - wall_started,
+        wall_seconds=elapsed(wall_started),
         peak_host_mb=host_memory.peak_mb,
         processes=accelerator.num_processes,
         peak_flops=metering.machine_peak_flops(accelerator.device),
@@ -91,7 +92,8 @@ def execute(
     history = result.history
     if history is None:
         history = result.outcome.history if result.outcome else []
-    return RunOutcome(result.metrics, {**costs, **result.costs}, history)
+    stopped = {"stopped_seconds": stopped_since(wall_started)}  # left out of the times above
+    return RunOutcome(result.metrics, {**costs, **result.costs, **stopped}, history)
 
 
 def checkpoint_file(folder: Path, run_id: str) -> Path:

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from tunebench.metrics import Metric
 from tunebench.models.blocks import transformer_layers
+from tunebench.training.clock import elapsed
 from tunebench.training.config import TrainingConfig
 from tunebench.training.data import LengthGroupedBatches
 from tunebench.training.metering import trainable_state
@@ -189,7 +190,7 @@ def fit(
         batches.set_epoch(epoch)
         started = time.perf_counter()
         _train_epoch(run, loader, epoch)
-        run.train_seconds += time.perf_counter() - started
+        run.train_seconds += elapsed(started)
         last = epoch == config.epochs - 1 or run.step >= total_steps
         if not last and (epoch + 1) % config.validate_every_epochs:
             continue
@@ -214,7 +215,7 @@ def _validate(run: _Training, validate: Validate, epoch: int) -> dict:
     less `torch.compile`'s wrapper (evaluation runs eagerly: its shapes would recompile)."""
     started = time.perf_counter()
     validation = validate(getattr(run.model, "_orig_mod", run.model))
-    seconds = time.perf_counter() - started
+    seconds = elapsed(started)
     entry = {"epoch": epoch, "step": run.step, "validation": _scalars(validation)}
     run.history.append({**entry, "validation_seconds": seconds})
     return validation

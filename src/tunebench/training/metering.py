@@ -25,6 +25,7 @@ from torch import nn
 
 from tunebench import assets
 from tunebench.provenance import collect_provenance
+from tunebench.training import clock
 from tunebench.training.prefix_cache import first_trainable_block
 
 
@@ -56,7 +57,12 @@ class PeakHostMemory:
         self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
 
     def _sample(self) -> None:
+        """Each sample is also a tick of the clock that notices the process was stopped."""
+        last = (time.perf_counter(), time.process_time())
         while not self._stop.wait(self.interval_s):
+            now = (time.perf_counter(), time.process_time())
+            clock.STOPS.tick(last, now, self.interval_s)
+            last = now
             self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
 
     @property

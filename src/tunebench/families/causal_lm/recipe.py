@@ -20,6 +20,7 @@ from tunebench.families.causal_lm.logprobs import response_loss
 from tunebench.families.causal_lm.scoring import CausalRun
 from tunebench.families.context import FamilyResult, RunContext
 from tunebench.models.backbones import Backbone
+from tunebench.training.clock import elapsed
 
 Prepare = Callable[[RunContext, Backbone], CausalRun]
 
@@ -54,11 +55,11 @@ def train_and_test(prepare: Prepare, context: RunContext) -> FamilyResult:
     model = accelerator.unwrap_model(model)
     started = time.perf_counter()
     metrics = {"validation": outcome.best_validation, "test": run.test(model)}
-    test_seconds = time.perf_counter() - started
+    test_seconds = elapsed(started)
     started = time.perf_counter()
     if others:
         metrics["transfer"] = {name: test(model) for name, test in others.items()}
-    costs = {"transfer_seconds": time.perf_counter() - started} if others else {}
+    costs = {"transfer_seconds": elapsed(started)} if others else {}
     if forgetting:
         loss_after = general_loss(run.policy(model), general, pad, accelerator, rows)
         metrics["forgetting"] = {

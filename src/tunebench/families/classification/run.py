@@ -22,6 +22,7 @@ from tunebench.families.classification.data import Split
 from tunebench.families.context import FamilyResult, RunContext
 from tunebench.models.backbones import Backbone
 from tunebench.models.heads import SequenceClassifier
+from tunebench.training.clock import elapsed
 from tunebench.training.data import LengthGroupedBatches, eval_batches, tokenize
 from tunebench.training.loop import TrainOutcome
 from tunebench.training.metrics import classification_metrics
@@ -41,11 +42,11 @@ def train_and_test(context: RunContext) -> FamilyResult:
     outcome = fit_encoded(context, model, train, validation, task.label_names, pad)
     started = time.perf_counter()
     test_metrics = evaluate(model, test, task.label_names, config, pad, accelerator)
-    seconds = time.perf_counter() - started
+    seconds = elapsed(started)
     metrics = {"validation": outcome.best_validation, "test": test_metrics}
     started, others = time.perf_counter(), spec.task.transfer_tasks()
     transfer = {other.name: _tested_on(context, model, backbone, other) for other in others}
-    costs = {"transfer_seconds": time.perf_counter() - started} if transfer else {}
+    costs = {"transfer_seconds": elapsed(started)} if transfer else {}
     if transfer:
         metrics["transfer"] = transfer
     trained = accelerator.unwrap_model(model)

@@ -36,6 +36,7 @@ from tunebench.families.causal_lm.sequences import (
 from tunebench.families.context import RunContext
 from tunebench.families.generation.data import GenerationSplit
 from tunebench.models.backbones import Backbone
+from tunebench.training.clock import elapsed
 from tunebench.training.metrics import with_rows
 
 ROUGE = ("rouge1", "rouge2", "rougeL")
@@ -72,7 +73,7 @@ def prepare(context: RunContext, backbone: Backbone) -> CausalRun:
             generated = generate(
                 model, renderer, data.test.prompts, config, data.max_new_tokens, accelerator
             )
-            metrics["generation_seconds"] = time.perf_counter() - started
+            metrics["generation_seconds"] = elapsed(started)
             scores = generation_scores(generated, data.test.responses, data.exact_match)
             metrics.update({name: float(np.mean(values)) for name, values in scores.items()})
             examples.update(scores)

@@ -31,6 +31,7 @@ from tunebench.families.tabular.train import (
 )
 from tunebench.models.fingerprint import weights_fingerprint
 from tunebench.models.heads import Pooling
+from tunebench.training.clock import elapsed
 from tunebench.training.loop import StepCallback, TrainOutcome
 from tunebench.training.metrics import classification_metrics, regression_metrics
 
@@ -73,7 +74,7 @@ def embed_table(
         for name, split in data.splits.items()
     }
     measured = {
-        "embed_seconds": time.perf_counter() - started,
+        "embed_seconds": elapsed(started),
         "backbone_texts_encoded": cache.texts_encoded,
     }
     return features, {**_embedding_step(cache, texts, measured), "distinct_texts": len(texts)}
@@ -148,7 +149,7 @@ def _fit_torch(data, downstream, features, training, seed, accelerator, on_step)
     choice = fit_at_best_rate(build, fit, training, data.problem)
     started = time.perf_counter()
     test_metrics = evaluate_downstream(choice.model, data.problem, test, training, *scale)
-    test_seconds = time.perf_counter() - started
+    test_seconds = elapsed(started)
     outcome = choice.outcome
     costs = {
         "train_seconds": choice.train_seconds,
@@ -176,7 +177,7 @@ def _fit_trees(data, downstream, train, validation, test, seed) -> PipelineOutco
     n_classes = len(data.label_names) if data.problem == "classification" else None
     started = time.perf_counter()
     fitted = fit_gbdt(config, data.problem, tree_data(train), tree_data(validation), n_classes)
-    train_seconds = time.perf_counter() - started
+    train_seconds = elapsed(started)
     started = time.perf_counter()
     metrics = {
         name: _score(data, predict(fitted, tree_data(split)), split)
@@ -184,7 +185,7 @@ def _fit_trees(data, downstream, train, validation, test, seed) -> PipelineOutco
     }
     costs = {
         "train_seconds": train_seconds,
-        "eval_seconds": time.perf_counter() - started,
+        "eval_seconds": elapsed(started),
         "trees": fitted.booster.num_trees(),
     }
     return PipelineOutcome(metrics, costs, [], costs["eval_seconds"])

@@ -23,6 +23,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from tunebench.families.context import RunContext
 from tunebench.families.tabular.data import Problem, TabularData, TabularSplit
 from tunebench.families.tabular.train import loss_of, score_outputs, training_targets
+from tunebench.training.clock import elapsed
 from tunebench.training.costs import validation_seconds
 from tunebench.training.data import LengthGroupedBatches, eval_batches, pad_right, tokenize
 from tunebench.training.loop import TrainOutcome
@@ -204,7 +205,7 @@ def train_jointly(
     outcome = context.fit(model, batches, loader, validate, groups=groups)
     started = time.perf_counter()
     test = evaluate_joint(model, tables["test"], data, training.eval_batch_size, pad, accelerator)
-    test_seconds = time.perf_counter() - started
+    test_seconds = elapsed(started)
     seconds = max(outcome.train_seconds, 1e-9)
     costs = {
         "train_seconds": outcome.train_seconds,

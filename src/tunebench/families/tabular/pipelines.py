@@ -31,6 +31,7 @@ from tunebench.families.tabular.models.ft_transformer import (
 from tunebench.families.tabular.models.gbdt import tfidf_features
 from tunebench.families.tabular.train import Features
 from tunebench.models.blocks import freeze, total_params
+from tunebench.training.clock import elapsed
 from tunebench.training.metering import trainable_state
 
 
@@ -73,7 +74,7 @@ def _tfidf(context: RunContext, run: TabularRun) -> FamilyResult:
         )
         for i, (name, split) in enumerate(data.splits.items())
     }
-    tfidf_seconds = time.perf_counter() - started
+    tfidf_seconds = elapsed(started)
     outcome = _downstream(context, run, features)
     outcome.costs["tfidf_seconds"] = tfidf_seconds
     downstream = outcome.costs["train_seconds"]

@@ -22,6 +22,7 @@ from torch import nn
 
 from tunebench.families.tabular.config import DownstreamTrainingConfig
 from tunebench.families.tabular.data import Problem
+from tunebench.training.clock import elapsed
 from tunebench.training.costs import validation_seconds
 from tunebench.training.loop import RunFailed, TrainOutcome
 
@@ -72,7 +73,7 @@ def fit_at_best_rate(
         except RunFailed as failure:
             if failure.reason != "diverged" or len(rates) == 1:
                 raise
-            search.append(_diverged(rate, str(failure), time.perf_counter() - started))
+            search.append(_diverged(rate, str(failure), elapsed(started)))
             continue
         search.append(entry := _candidate(rate, outcome, problem))
         if best is None or _key(entry, problem) > _key(best[0], problem):

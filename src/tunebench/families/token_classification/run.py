@@ -25,6 +25,7 @@ from tunebench.families.context import FamilyResult, RunContext
 from tunebench.families.token_classification.data import TokenSplit
 from tunebench.families.token_classification.scores import word_metrics
 from tunebench.models.heads import SequenceClassifier
+from tunebench.training.clock import elapsed
 from tunebench.training.data import TOKENIZE_CHUNK, LengthGroupedBatches, eval_batches
 
 IGNORE = -100
@@ -156,7 +157,7 @@ def train_and_test(context: RunContext) -> FamilyResult:
     outcome = context.fit(model, batches, loader, validate, prefix_tokens=tokens)
     started = time.perf_counter()
     test_metrics = evaluate(model, test, task.test, task.label_names, context, pad)
-    seconds = time.perf_counter() - started
+    seconds = elapsed(started)
     metrics = {"validation": outcome.best_validation, "test": test_metrics}
     return FamilyResult(metrics, outcome, accelerator.unwrap_model(model), backbone.model, seconds)
 

@@ -30,6 +30,7 @@ from tunebench.families.visual_qa.batches import (
 )
 from tunebench.families.visual_qa.data import VQASplit
 from tunebench.models.image_text import image_text_parts, parameters_by_part
+from tunebench.training.clock import elapsed
 from tunebench.training.data import LengthGroupedBatches, eval_batches
 from tunebench.training.metrics import with_rows
 
@@ -58,7 +59,7 @@ def train_and_test(context: RunContext) -> FamilyResult:
     outcome = context.fit(model, batches, loader, validate)
     started = time.perf_counter()
     test = evaluate(model, processor, data.test, spec.task.max_new_tokens, config.eval_batch_size)
-    test_seconds = time.perf_counter() - started
+    test_seconds = elapsed(started)
     costs = {"parameters_by_part": parameters_by_part(model, image_text_parts(model))}
     metrics = {"validation": outcome.best_validation, "test": test}
     started, others = time.perf_counter(), spec.task.transfer_tasks()
@@ -73,7 +74,7 @@ def train_and_test(context: RunContext) -> FamilyResult:
             )
             for other in others
         }
-        costs["transfer_seconds"] = time.perf_counter() - started
+        costs["transfer_seconds"] = elapsed(started)
     return FamilyResult(metrics, outcome, model, language, test_seconds, costs=costs)
 
 
@@ -125,7 +126,7 @@ def evaluate(model, processor, split: VQASplit, max_new_tokens: int, rows: int) 
         rows,
     )
     predictions = dict(zip(open_rows, generated, strict=True))
-    seconds = time.perf_counter() - started
+    seconds = elapsed(started)
     for i, options in enumerate(split.choices):
         if options is not None:
             scores = option_logprobs(model, processor, split.images[i], split.questions[i], options)
