@@ -63,7 +63,7 @@ def execute(
         with tempfile.TemporaryDirectory(prefix="tunebench-run-") as scratch:
             return execute(spec, Path(scratch), save_checkpoints, on_step)
     family = family_for(spec.task)
-    wall_started = time.perf_counter()
+    wall_started, cpu_started = time.perf_counter(), time.process_time()
     with metering.PeakHostMemory() as host_memory:
         accelerator = make_accelerator(spec.training or TrainingConfig())
         if torch.cuda.is_available():
@@ -92,8 +92,12 @@ def execute(
     history = result.history
     if history is None:
         history = result.outcome.history if result.outcome else []
-    stopped = {"stopped_seconds": stopped_since(wall_started)}  # left out of the times above
-    return RunOutcome(result.metrics, {**costs, **result.costs, **stopped}, history)
+    machine = {
+        "stopped_seconds": stopped_since(wall_started),  # left out of the times above
+        "cpu_seconds": time.process_time() - cpu_started,  # with cpu_threads: a busy machine
+        "cpu_threads": torch.get_num_threads(),
+    }
+    return RunOutcome(result.metrics, {**costs, **result.costs, **machine}, history)
 
 
 def checkpoint_file(folder: Path, run_id: str) -> Path:
