@@ -17,6 +17,7 @@ from tunebench.report.exports import records_to_dicts, write_csv, write_json
 from tunebench.report.markdown import render_markdown
 from tunebench.report.table import build_table, build_tables
 from tunebench.report.terminal import render_terminal
+from tunebench.report.text import caption_lines
 
 
 def _record(
@@ -280,3 +281,15 @@ def test_a_data_size_column_of_the_whole_split_reads_all_not_none() -> None:
         "sst2 max_train_samples=300",
         "sst2 max_train_samples=all",
     ]
+
+
+def test_the_caption_counts_cpu_runs_that_shared_the_machine() -> None:
+    runs = [_record(f"r{i}", LORA8, i) for i in range(3)]
+    shares = [(9.0, 10.0, 1), (4.0, 10.0, 2), (None, 10.0, None)]  # 90%, 20%, not recorded
+    for record, (cpu, wall, threads) in zip(runs, shares, strict=True):
+        record.costs.update(cpu_seconds=cpu, wall_seconds=wall, cpu_threads=threads)
+        record.costs["peak_gpu_mb"] = None
+    lines = caption_lines(build_table(runs))
+    assert any(line.startswith("1 CPU run(s) had under half") for line in lines)
+    runs[1].costs["peak_gpu_mb"] = 900.0  # on a GPU the CPU waits: not a sign of a busy machine
+    assert not any("under half" in line for line in caption_lines(build_table(runs)))

@@ -80,8 +80,27 @@ def caption_lines(table: ReportTable) -> list[str]:
         lines.append(
             "↗ may be undertrained: for at least one seed the last epoch was the best one."
         )
+    shared = sum(_shared_machine(run) for row in table.rows for run in row.runs)
+    if shared:
+        lines.append(
+            f"{shared} CPU run(s) had under half of their threads' time (cpu_seconds / "
+            "wall_seconds / cpu_threads): the machine was busy with other work, so their times "
+            "are slower than the machine's own."
+        )
     if table.failed:
         lines.append(f"{table.failed} run(s) failed: see runs.json.")
     if table.running:
         lines.append(f"{table.running} run(s) still running or interrupted.")
     return lines
+
+
+SHARED_BELOW = 0.5
+"""A CPU run whose process had less than this share of its threads' time shared the machine."""
+
+
+def _shared_machine(run) -> bool:
+    costs = run.costs
+    cpu, wall, threads = (costs.get(k) for k in ("cpu_seconds", "wall_seconds", "cpu_threads"))
+    if not (cpu and wall and threads) or costs.get("peak_gpu_mb") is not None:
+        return False  # recorded before these costs, or a GPU run (its CPU waits on the GPU)
+    return cpu / (wall * threads) < SHARED_BELOW
