@@ -168,6 +168,13 @@ def test_backbone_picks_one_models_runs_and_refuses_one_the_study_lacks(tmp_path
     one = cli("recommend", str(tmp_path / "study"), "--backbone", "minilm-l6", "-f", "json")
     (task,) = json.loads(one.stdout)
     assert task["best"]["label"] == "full" and len(task["rows"]) == 4
+    each = cli("recommend", str(tmp_path / "study"), "--by-backbone", "-f", "json")
+    verdicts_by = {(t["backbone"], t["task"]): t for t in json.loads(each.stdout)}
+    assert list(verdicts_by) == [("minilm-l6", "sms_spam"), ("smollm2-135m", "sms_spam")]
+    assert verdicts_by["smollm2-135m", "sms_spam"]["best"]["label"] == "lora"
+    table = cli("recommend", str(tmp_path / "study"), "--by-backbone", "-f", "markdown").stdout
+    assert "### smollm2-135m · sms_spam" in table and "smollm2-135m · sms_spam: lora is" in table
+    assert "| lora | 2 | 2 |" in table  # across both backbones: best on one, tied on the other
     bad = cli("recommend", str(tmp_path / "study"), "--backbone", "gpt-5")
     assert bad.returncode == 2
     assert "--backbone: " in bad.stderr and "no runs of 'gpt-5'" in bad.stderr

@@ -20,13 +20,13 @@ def advice(verdict: TaskVerdict, budget: Budget) -> str:
     column, best = verdict.column, verdict.best
     if best is None:
         if not verdict.choices:
-            return f"{column.key}: no completed run."
+            return f"{verdict.title}: no completed run."
         return (
-            f"{column.key}: no method is both within the budget and better than the trivial "
+            f"{verdict.title}: no method is both within the budget and better than the trivial "
             "baseline."
         )
     within = " within the budget" if budget.limits() else ""
-    parts = [f"{column.key}: {best.label} is the best{within} ({score(column, best.cell.mean)})"]
+    parts = [f"{verdict.title}: {best.label} is the best{within} ({score(column, best.cell.mean)})"]
     for clause in (_as_good_for_less, _worse_but_faster, _ruled_out):
         text = clause(verdict)
         if text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -100,6 +101,10 @@ def recommend(
         list[str] | None,
         typer.Option(help="Only this backbone's runs (repeat for several): a verdict per model."),
     ] = None,
+    by_backbone: Annotated[
+        bool,
+        typer.Option(help="A verdict per backbone and task; Across tasks then spans both."),
+    ] = False,
     metric: Metric = None,
     format: FormatOption = Format.table,
 ) -> None:
@@ -117,7 +122,13 @@ def recommend(
     records = stored_runs(study_dir)
     if backbone:
         records = _of_backbones(records, backbone, study_dir)
-    found = [v for table in build_tables(records, metric) for v in verdicts(table, budget)]
+    groups = {None: records}
+    if by_backbone:
+        groups = {name: [r for r in records if r.backbone == name] for name in _backbones(records)}
+    found = []
+    for name, runs in groups.items():
+        for table in build_tables(runs, metric):
+            found += [replace(v, backbone=name) for v in verdicts(table, budget)]
     if format is Format.json:
         json.dump(verdict_table.to_json(found, budget), sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -127,10 +138,14 @@ def recommend(
         console.print(verdict_table.render_terminal(found, budget))
 
 
+def _backbones(records: list) -> list[str]:
+    return sorted({r.backbone for r in records})
+
+
 def _of_backbones(records: list, names: list[str], study_dir: Path) -> list:
     """The runs of the named backbones (as the study names them); UserError for a name the
     study does not hold."""
-    held = sorted({r.backbone for r in records})
+    held = _backbones(records)
     unknown = [name for name in names if name not in held]
     if unknown:
         raise UserError(

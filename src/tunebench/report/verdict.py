@@ -59,6 +59,13 @@ class TaskVerdict:
     tied: list[Choice] = field(default_factory=list)
     pareto: dict[str, list[Choice]] = field(default_factory=dict)
     """cost key -> the front, cheapest first."""
+    backbone: str | None = None
+    """The one backbone whose runs the verdict compared (`recommend --by-backbone`), or None."""
+
+    @property
+    def title(self) -> str:
+        """The task column, after its backbone where the verdict is one backbone's."""
+        return f"{self.backbone} · {self.column.key}" if self.backbone else self.column.key
 
     @property
     def trivial(self) -> list[Choice]:

@@ -74,7 +74,7 @@ def render_markdown(verdicts: list[TaskVerdict], budget: Budget) -> str:
     parts = []
     for verdict in verdicts:
         headers, cells = rows(verdict)
-        lines = [f"### {escape(verdict.column.key)}", "", escape(advice(verdict, budget)), ""]
+        lines = [f"### {escape(verdict.title)}", "", escape(advice(verdict, budget)), ""]
         lines.append("| " + " | ".join(headers) + " |")
         lines.append("|---|" + "--:|" * (len(headers) - 3) + "---|---|")
         lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in cells]
@@ -88,7 +88,7 @@ def render_terminal(verdicts: list[TaskVerdict], budget: Budget) -> Group:
     shown = []
     for verdict in verdicts:
         headers, cells = rows(verdict)
-        table = Table(title=verdict.column.key, title_justify="left")
+        table = Table(title=verdict.title, title_justify="left")
         for index, header in enumerate(headers):
             table.add_column(header, justify="left" if index in (0, 8, 9) else "right")
         for row in cells:
@@ -107,11 +107,13 @@ def render_terminal(verdicts: list[TaskVerdict], budget: Budget) -> Group:
 
 
 def to_json(verdicts: list[TaskVerdict], budget: Budget) -> list[dict[str, Any]]:
-    """Per task: the chosen row under `best`, the tied ones under `tied`, the Pareto front per
-    cost under `pareto`, every row under `rows`, and the advice."""
+    """Per task (per backbone and task with `--by-backbone`: `backbone` names it): the chosen
+    row under `best`, the tied ones under `tied`, the Pareto front per cost under `pareto`,
+    every row under `rows`, and the advice."""
     return [
         {
             "task": v.column.key,
+            "backbone": v.backbone,
             "metric": v.column.metric,
             "budget": budget.limits(),
             "advice": advice(v, budget),
