@@ -285,11 +285,11 @@ def test_a_data_size_column_of_the_whole_split_reads_all_not_none() -> None:
 
 def test_the_caption_counts_cpu_runs_that_shared_the_machine() -> None:
     runs = [_record(f"r{i}", LORA8, i) for i in range(3)]
-    shares = [(9.0, 10.0, 1), (4.0, 10.0, 2), (None, 10.0, None)]  # 90%, 20%, not recorded
+    shares = [(9.0, 10.0, 2), (4.0, 10.0, 2), (None, 10.0, None)]  # 0.9, 0.4 core, not recorded
     for record, (cpu, wall, threads) in zip(runs, shares, strict=True):
         record.costs.update(cpu_seconds=cpu, wall_seconds=wall, cpu_threads=threads)
         record.costs["peak_gpu_mb"] = None
     lines = caption_lines(build_table(runs))
-    assert any(line.startswith("1 CPU run(s) had under half") for line in lines)
+    assert any(line.startswith("1 CPU run(s) had less than half of one core") for line in lines)
     runs[1].costs["peak_gpu_mb"] = 900.0  # on a GPU the CPU waits: not a sign of a busy machine
-    assert not any("under half" in line for line in caption_lines(build_table(runs)))
+    assert not any("half of one core" in line for line in caption_lines(build_table(runs)))

@@ -83,9 +83,9 @@ def caption_lines(table: ReportTable) -> list[str]:
     shared = sum(_shared_machine(run) for row in table.rows for run in row.runs)
     if shared:
         lines.append(
-            f"{shared} CPU run(s) had under half of their threads' time (cpu_seconds / "
-            "wall_seconds / cpu_threads): the machine was busy with other work, so their times "
-            "are slower than the machine's own."
+            f"{shared} CPU run(s) had less than half of one core (cpu_seconds / wall_seconds "
+            "< 0.5): the machine was busy with other work, so their times are slower than the "
+            "machine's own."
         )
     if table.failed:
         lines.append(f"{table.failed} run(s) failed: see runs.json.")
@@ -95,12 +95,13 @@ def caption_lines(table: ReportTable) -> list[str]:
 
 
 SHARED_BELOW = 0.5
-"""A CPU run whose process had less than this share of its threads' time shared the machine."""
+"""A CPU run whose process had less than this share of one core was starved by other work. One
+core, not its threads: a run on many threads may leave some idle on a machine of its own."""
 
 
 def _shared_machine(run) -> bool:
     costs = run.costs
-    cpu, wall, threads = (costs.get(k) for k in ("cpu_seconds", "wall_seconds", "cpu_threads"))
-    if not (cpu and wall and threads) or costs.get("peak_gpu_mb") is not None:
+    cpu, wall = costs.get("cpu_seconds"), costs.get("wall_seconds")
+    if not (cpu and wall) or costs.get("peak_gpu_mb") is not None:
         return False  # recorded before these costs, or a GPU run (its CPU waits on the GPU)
-    return cpu / (wall * threads) < SHARED_BELOW
+    return cpu / wall < SHARED_BELOW
