@@ -118,3 +118,16 @@ def test_a_type_that_cannot_train_a_classifier_fails_as_unsupported(peft_type, k
     config = METHODS["peft"].config(type=peft_type, **settings)
     with pytest.raises(UserError, match=reason):
         METHODS["peft"].apply(tiny_classifier(kind), config, "")
+
+
+def test_list_peft_types_says_how_a_study_names_each_type_or_why_it_cannot():
+    from test_cli import cli
+
+    shown = cli("list", "peft-types")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert any("VERA" in line and "{name: peft, type: VERA}" in line for line in lines)
+    assert any(
+        "POLY" in line and "refused: it routes each example by a task id" in line for line in lines
+    )
+    assert sum("refused:" in line for line in lines) == len(REFUSED_AT_LOAD)

@@ -35,6 +35,7 @@ class Listing(StrEnum):
     models = "models"
     tasks = "tasks"
     methods = "methods"
+    peft_types = "peft-types"
     downstream = "downstream"
 
 
@@ -91,9 +92,12 @@ app.command("plan")(plan_commands.plan)
 
 @app.command("list")
 def list_(
-    what: Annotated[Listing, typer.Argument(help="models, tasks, methods or downstream")],
+    what: Annotated[
+        Listing, typer.Argument(help="models, tasks, methods, peft-types or downstream")
+    ],
 ) -> None:
-    """List the packaged models, built-in tasks, fine-tuning methods or downstream models."""
+    """List the packaged models, built-in tasks, fine-tuning methods, PEFT's tuner types (the
+    `peft` method's reach) or downstream models."""
     table = Table(show_header=True)
     if what is Listing.models:
         from tunebench.models.locate import ALIASES
@@ -124,9 +128,26 @@ def list_(
         for name, model in DOWNSTREAM_MODELS.items():
             fields = [f for f in model.config.model_fields if f != "name"]
             table.add_row(name, ", ".join(fields), model.description)
+    elif what is Listing.peft_types:
+        _peft_type_rows(table)
     else:
         _method_rows(table)
     console.print(table)
+
+
+def _peft_type_rows(table: Table) -> None:
+    """Every tuner type of the installed PEFT: how a study names it, or why it cannot."""
+    from peft.utils import PeftType
+
+    from tunebench.methods.any_peft import refusal
+
+    table.add_column("PEFT type")
+    table.add_column("in a study")
+    for peft_type in sorted(t.value for t in PeftType):
+        refused = refusal(peft_type)
+        table.add_row(
+            peft_type, f"refused: {refused}" if refused else f"{{name: peft, type: {peft_type}}}"
+        )
 
 
 def _method_rows(table: Table) -> None:

@@ -52,17 +52,10 @@ class AnyPeftConfig(MethodConfig):
 
     @model_validator(mode="after")
     def _fields_of_the_peft_class(self) -> AnyPeftConfig:
-        from peft.config import PromptLearningConfig
-
         peft_class = peft_config_class(self.type)
-        if issubclass(peft_class, PromptLearningConfig):
-            raise ValueError(
-                f"PEFT's prompt-learning types are tunebench's methods prompt, prefix and "
-                f"p_tuning (the families place their virtual tokens); {self.type.upper()} is "
-                "not available through `peft`"
-            )
-        if self.type.upper() in NOT_DRIVEN:
-            raise ValueError(f"type {self.type.upper()}: {NOT_DRIVEN[self.type.upper()]}")
+        refused = refusal(self.type)
+        if refused:
+            raise ValueError(f"type {self.type.upper()}: {refused}")
         settable = {f.name for f in dataclasses.fields(peft_class)} - NOT_SETTABLE
         unknown = sorted(set(self.settings()) - settable)
         if unknown:
@@ -79,6 +72,18 @@ class AnyPeftConfig(MethodConfig):
     def settings(self) -> dict[str, Any]:
         """The PEFT fields as given."""
         return dict(self.model_extra or {})
+
+
+def refusal(peft_type: str) -> str | None:
+    """Why a run cannot drive PEFT's `peft_type` through `peft`, or None where it can."""
+    from peft.config import PromptLearningConfig
+
+    if issubclass(peft_config_class(peft_type), PromptLearningConfig):
+        return (
+            "PEFT's prompt-learning types are tunebench's methods prompt, prefix and p_tuning "
+            "(the families place their virtual tokens); it is not available through `peft`"
+        )
+    return NOT_DRIVEN.get(peft_type.upper())
 
 
 def misfit(config: AnyPeftConfig, shape: Shape) -> str | None:
