@@ -30,12 +30,8 @@ BATCH = 32
 def predict_file(export_dir: Path, data_file: Path, out_file: Path, progress: Progress) -> int:
     """Write the predictions for `data_file` into `out_file`; returns the number of rows."""
     info = _info(export_dir)
-    if info["model_kind"] == "image_text":
-        inputs = read_questions(data_file, info["columns"])
-    elif info["model_kind"] == "token_classifier":
-        inputs = read_sentences(data_file, info["columns"])
-    else:
-        inputs = _read_inputs(data_file, info["columns"])
+    reader = {"image_text": read_questions, "token_classifier": read_sentences}
+    inputs = reader.get(info["model_kind"], _read_inputs)(data_file, info["columns"])
     from tunebench.export.load import load_export  # torch and transformers: after the checks
 
     exported = load_export(export_dir)
@@ -45,14 +41,8 @@ def predict_file(export_dir: Path, data_file: Path, out_file: Path, progress: Pr
     def advance(done: int) -> None:
         progress.update(task, advance=done)
 
-    if info["model_kind"] == "classifier":
-        frame = _classified(exported, inputs, advance)
-    elif info["model_kind"] == "image_text":
-        frame = answer_rows(exported, inputs, advance)
-    elif info["model_kind"] == "token_classifier":
-        frame = tag_rows(exported, inputs, advance)
-    else:
-        frame = _generated(exported, inputs["prompt"], advance)
+    writer = {"classifier": _classified, "image_text": answer_rows, "token_classifier": tag_rows}
+    frame = writer.get(info["model_kind"], _generated)(exported, inputs, advance)
     frame.insert(0, "row", range(count))
     out_file.parent.mkdir(parents=True, exist_ok=True)
     partial = out_file.with_name(f".{out_file.name}.partial")
@@ -75,8 +65,9 @@ def _classified(exported, inputs: dict[str, list[str]], advance) -> pd.DataFrame
     return frame
 
 
-def _generated(exported, prompts: list[str], advance) -> pd.DataFrame:
+def _generated(exported, inputs: dict[str, list[str]], advance) -> pd.DataFrame:
     """`generation`: the greedy continuation, as the run's generation family produced it."""
+    prompts = inputs["prompt"]
     from tunebench.families.causal_lm.sequences import Renderer
     from tunebench.families.generation.run import generate
     from tunebench.training.config import TrainingConfig
