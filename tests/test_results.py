@@ -13,7 +13,7 @@ from rich.console import Console
 from tunebench.errors import UserError
 from tunebench.families.labels import method_labels
 from tunebench.records import RunRecord
-from tunebench.report.exports import records_to_dicts, write_csv, write_json
+from tunebench.report.exports import readable_json, records_to_dicts, write_csv, write_json
 from tunebench.report.markdown import render_markdown
 from tunebench.report.table import build_table, build_tables
 from tunebench.report.terminal import render_terminal
@@ -293,3 +293,12 @@ def test_the_caption_counts_cpu_runs_that_shared_the_machine() -> None:
     assert any(line.startswith("1 CPU run(s) had less than half of one core") for line in lines)
     runs[1].costs["peak_gpu_mb"] = 900.0  # on a GPU the CPU waits: not a sign of a busy machine
     assert not any("half of one core" in line for line in caption_lines(build_table(runs)))
+
+
+def test_json_keeps_plain_lists_on_one_line() -> None:
+    nested = {"a": [{"b": [1, 0.5, None, "x"]}, []], "c": {}, "d": {"e": True}}
+    text = readable_json(nested)
+    assert json.loads(text) == nested
+    assert '"b": [1, 0.5, null, "x"]' in text.splitlines()[3]
+    plain = {"a": [{"b": 1}], "c": {"d": "e"}}
+    assert readable_json(plain) == json.dumps(plain, indent=2)

@@ -53,8 +53,21 @@ def records_to_dicts(records: Iterable[RunRecord]) -> list[dict[str, Any]]:
 
 def write_json(records: Iterable[RunRecord], stream: TextIO) -> None:
     """All runs as a JSON list (NaN/inf written as null, as in the store)."""
-    json.dump(json_safe(records_to_dicts(records)), stream, indent=2, allow_nan=False)
-    stream.write("\n")
+    stream.write(readable_json(json_safe(records_to_dicts(records))) + "\n")
+
+
+def readable_json(value: Any, depth: int = 0) -> str:
+    """`value` as JSON indented by two spaces, as `json.dumps(indent=2)` writes it, but with
+    each list of plain values on one line: a run's per-example test values (thousands of
+    numbers, kept for the paired bootstrap) take one line instead of one line each."""
+    inner, outer = "  " * (depth + 1), "  " * depth
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k)}: {readable_json(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{outer}}}"
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        items = [f"{inner}{readable_json(v, depth + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{outer}]"
+    return json.dumps(value, allow_nan=False)
 
 
 def flat_rows(records: Sequence[RunRecord]) -> tuple[list[dict[str, Any]], list[str]]:
