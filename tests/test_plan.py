@@ -4,12 +4,17 @@ measurements win over probes, and the command prints a total without training an
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import pytest
 from fake_runs import store_runs
 from test_cli import cli
 
+from tunebench.plan import probe as probe_module
 from tunebench.plan.commands import summary
 from tunebench.plan.lengths import TokenCounts, extra_activation_mb, token_counts
 from tunebench.plan.predict import (
@@ -20,7 +25,7 @@ from tunebench.plan.predict import (
     scaled_parts,
     step_time,
 )
-from tunebench.plan.probe import PROBE_ROWS, Probe, probe_spec
+from tunebench.plan.probe import PROBE_ROWS, Probe, other_work, probe_spec
 from tunebench.records import RunRecord
 from tunebench.study.expand import expand
 from tunebench.study.load import load_study
@@ -186,6 +191,9 @@ def test_the_command_probes_once_and_prefers_what_the_store_measured(tiny_assets
     assert again.returncode == 0, again.stderr
     assert "done" in again.stdout and "5 runs still to run" in again.stdout
     assert "probes:" not in again.stdout  # every probe came from the cache
+    fresh = cli("plan", str(study), "-o", str(out), "--reprobe", env=env)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "probes: 2 run now for 6 runs" in fresh.stdout  # lora's and bitfit's, measured again
 
 
 def _config(study, index):
@@ -284,3 +292,39 @@ def test_a_run_in_parts_scales_each_part_by_its_own_size():
     probed = {"language_model": 100.0, "downstream": 50.0, "tfidf": 0.0}
     run = {"language_model": 1000.0, "downstream": 100.0, "tfidf": 300.0}
     assert scaled_parts(seconds, probed, run) == pytest.approx(100.0 + 4.0 + 0.5)
+
+
+SPIN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass"
+
+
+def test_other_processes_cpu_time_is_counted_while_a_probe_runs():
+    started, count = time.perf_counter(), other_work()
+    subprocess.run([sys.executable, "-c", SPIN], check=True, timeout=60)
+    other_seconds = count() * (time.perf_counter() - started)
+    assert other_seconds >= 1.4  # the child's 1.5 s of CPU (other load only adds)
+
+
+def test_the_probes_own_cpu_time_is_not_other_work(monkeypatch):
+    # a machine busy with this process alone: its busy time grows with our own CPU time
+    monkeypatch.setattr(probe_module, "_busy_seconds", lambda: 1000.0 + time.process_time())
+    count = other_work()
+    own = time.process_time()
+    while time.process_time() - own < 0.3:
+        pass
+    assert count() < 0.05
+
+
+def test_the_plan_says_which_predictions_come_from_probes_on_a_busy_machine(tiny_assets, tmp_path):
+    specs = expand(load_study(_study(tiny_assets, tmp_path)))
+    costs = dict.fromkeys(COSTS, 1.0)
+    cores = os.cpu_count() or 1
+    busy = [Prediction(s, "probe", costs, other_cores=0.9 * cores) for s in specs[:2]]
+    idle = [Prediction(s, "probe", costs, other_cores=0.0) for s in specs[2:4]]
+    old = [Prediction(s, "probe", costs) for s in specs[4:]]  # cached before it was recorded
+    line = summary(busy + idle + old, 1, "local")
+    assert (
+        f"2 run(s) predicted from probes that ran while other work kept up to {0.9 * cores:.1f}"
+        in line
+    )
+    assert "--reprobe" in line
+    assert "--reprobe" not in summary(idle + old, 1, "local")

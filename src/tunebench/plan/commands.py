@@ -26,6 +26,13 @@ def plan(
     probe: Annotated[
         bool, typer.Option(help="Run probes for runs the cache and the store cannot predict.")
     ] = True,
+    reprobe: Annotated[
+        bool,
+        typer.Option(
+            "--reprobe",
+            help="Run those probes again even where cached (e.g. measured on a busy machine).",
+        ),
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
     """Predict each run's costs and the study's total without training it (a few probe steps
@@ -42,7 +49,7 @@ def plan(
     quiet_libraries()
     workers = getattr(study.executor, "workers", 1)
     per_run = threads or _threads(study.executor)
-    predictions = predict(runs, folder, per_run, probe)
+    predictions = predict(runs, folder, per_run, probe, again=reprobe)
     if format is Format.json:
         json.dump([_record(p, workers) for p in predictions], sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -100,12 +107,32 @@ def summary(predictions: list[Prediction], workers: int, executor: str) -> str:
             f"probes: {len(probed)} run now for {len(predictions)} runs, "
             f"{format_seconds([cost])} (cached on this machine: the next plan reuses them)."
         )
+    if busy := _busy_probes(pending):
+        lines.append(busy)
     if too_big:
         lines.append(
             f"{len(too_big)} run(s) may not fit: predicted peak × {workers} > "
             f"{available_mb():,.0f} MB free now."
         )
     return "\n".join(lines)
+
+
+BUSY_SHARE = 0.1
+"""A probe during which other processes kept more than this share of the machine's cores busy
+was measured on a busy machine: its times hold that contention."""
+
+
+def _busy_probes(pending: list[Prediction]) -> str | None:
+    """One line on the predictions that come from probes measured on a busy machine."""
+    cores = os.cpu_count() or 1
+    loads = [p.other_cores for p in pending if (p.other_cores or 0.0) > BUSY_SHARE * cores]
+    if not loads:
+        return None
+    return (
+        f"{len(loads)} run(s) predicted from probes that ran while other work kept up to "
+        f"{max(loads):.1f} of this machine's {cores} cores busy: those predictions hold that "
+        "contention (on an idle machine the runs are faster); `--reprobe` measures them again."
+    )
 
 
 def _table(predictions: list[Prediction], workers: int) -> Table:
@@ -138,5 +165,6 @@ def _record(prediction: Prediction, workers: int) -> dict[str, Any]:
         "label": prediction.spec.label(),
         "source": prediction.source,
         **prediction.costs,
+        "probe_other_cores": prediction.other_cores,
         "fits": fits(prediction, workers),
     }

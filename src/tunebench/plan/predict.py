@@ -55,6 +55,8 @@ class Prediction:
     probe_key: str | None = None
     """The probe this prediction came from, where it ran in this plan (its cost counts once
     however many runs share it)."""
+    other_cores: float | None = None
+    """How many cores other work kept busy while the probe ran (`Probe.other_cores`)."""
 
     @property
     def pending(self) -> bool:
@@ -63,9 +65,14 @@ class Prediction:
 
 
 def predict(
-    specs: list[RunSpec], folder: Path | None, threads: int, run_probes: bool = True
+    specs: list[RunSpec],
+    folder: Path | None,
+    threads: int,
+    run_probes: bool = True,
+    again: bool = False,
 ) -> list[Prediction]:
-    """Every run's prediction; probes run for the runs the store cannot answer for."""
+    """Every run's prediction; probes run for the runs the store cannot answer for (cached
+    ones again too, when `again`)."""
     records = _completed(folder)
     by_id = {r.run_id: r for r in records}
     by_config: dict[str, list[RunRecord]] = {}
@@ -74,7 +81,7 @@ def predict(
     unanswered = [
         s for s in specs if s.run_id not in by_id and _without_seed(s.flat()) not in by_config
     ]
-    found, ran_now = probes(unanswered, threads, run_probes)
+    found, ran_now = probes(unanswered, threads, run_probes, again)
     predictions = []
     for spec in specs:
         if spec.run_id in by_id:
@@ -136,7 +143,7 @@ def _from_probe(spec: RunSpec, probe: Probe) -> Prediction:
         "trainable_params": probe.trainable_params,
         "checkpoint_mb": probe.checkpoint_mb,
     }
-    return Prediction(spec, "probe", costs, probe.probe_seconds)
+    return Prediction(spec, "probe", costs, probe.probe_seconds, other_cores=probe.other_cores)
 
 
 def _config(spec: RunSpec) -> Any:

@@ -28,11 +28,14 @@ import multiprocessing
 import os
 import platform
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from tunebench.assets import cache_dir
 from tunebench.families.registry import family_for
@@ -83,6 +86,10 @@ class Probe:
     checkpoint_mb: float = 0.0
     probe_seconds: float = 0.0
     """What the probe itself cost (wall)."""
+    other_cores: float | None = None
+    """Cores' worth of CPU time that other processes used while the probe ran (the machine's
+    busy time less the probe's own, over the probe's wall time); None for a probe cached before
+    it was recorded. Its times, and the plan's predictions from them, hold that contention."""
 
     @property
     def caches_prefix(self) -> bool:
@@ -113,14 +120,14 @@ def probe_key(spec: RunSpec, threads: int) -> str:
 
 
 def probes(
-    specs: list[RunSpec], threads: int, run_new: bool = True
+    specs: list[RunSpec], threads: int, run_new: bool = True, again: bool = False
 ) -> tuple[dict[str, Probe], set[str]]:
-    """probe_key -> Probe for every spec: cached ones read, the others (when `run_new`) run in
-    one child process and cached; and the keys of the probes run now."""
+    """probe_key -> Probe for every spec: cached ones read, the others (when `run_new`; all of
+    them when `again`) run in one child process and cached; and the keys of the probes run now."""
     path = _cache_file()
     cached = json.loads(path.read_text()) if path.is_file() else {}
     keys = {probe_key(spec, threads): spec for spec in specs}
-    missing = [spec for key, spec in keys.items() if key not in cached] if run_new else []
+    missing = [s for key, s in keys.items() if again or key not in cached] if run_new else []
     if missing:
         context = multiprocessing.get_context("spawn")  # a fresh process: no leftover memory
         with ProcessPoolExecutor(1, mp_context=context) as pool:
@@ -174,7 +181,7 @@ def _measure(spec: RunSpec) -> Probe:
     from tunebench.training.loop import RunFailed
 
     stamps: list[float] = []
-    started = time.perf_counter()
+    started, busy = time.perf_counter(), other_work()
     family = family_for(spec.task)
     accumulate = spec.training.gradient_accumulation_steps
     replay = replaying_growth(accumulate) if family.counts_tokens else nullcontext()
@@ -208,7 +215,31 @@ def _measure(spec: RunSpec) -> Probe:
         trainable_params=costs["trainable_params"],
         checkpoint_mb=costs["checkpoint_mb"],
         probe_seconds=time.perf_counter() - started,
+        other_cores=busy(),
     )
+
+
+def other_work() -> Callable[[], float]:
+    """Start counting the CPU time of other processes; the returned function gives it since
+    then, in cores (busy seconds per wall second) — how loaded the machine was around us."""
+    machine, own, started = _busy_seconds(), time.process_time(), time.perf_counter()
+
+    def cores() -> float:
+        others = _busy_seconds() - machine - (time.process_time() - own)
+        return max(others, 0.0) / max(time.perf_counter() - started, 1e-9)
+
+    return cores
+
+
+def _busy_seconds() -> float:
+    """All cores' non-idle seconds since boot (steal counts: the hypervisor gave them away)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0) - _guest(times)
+
+
+def _guest(times: Any) -> float:
+    """Linux counts guest time inside user time too: leave it out once."""
+    return getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
 
 
 def _epoch_steps(stamps: list[float], per_epoch: int) -> tuple[tuple[float, ...], ...]:
