@@ -179,3 +179,12 @@ def test_backbone_picks_one_models_runs_and_refuses_one_the_study_lacks(tmp_path
     assert bad.returncode == 2
     assert "--backbone: " in bad.stderr and "no runs of 'gpt-5'" in bad.stderr
     assert "its backbones are: minilm-l6, smollm2-135m" in bad.stderr
+
+
+def test_times_from_several_machines_come_with_a_warning():
+    records = _records()
+    assert "machines" not in render_markdown(verdicts(build_table(records), NO_BUDGET), NO_BUDGET)
+    for r in records:
+        r.provenance.update(cpu_model="Xeon" if r.method == "frozen" else "EPYC", gpu_name=None)
+    text = render_markdown(verdicts(build_table(records), NO_BUDGET), NO_BUDGET)
+    assert "Runs from 2 machines (EPYC: 9, Xeon: 3 runs): train times and the time front" in text

@@ -302,3 +302,16 @@ def test_json_keeps_plain_lists_on_one_line() -> None:
     assert '"b": [1, 0.5, null, "x"]' in text.splitlines()[3]
     plain = {"a": [{"b": 1}], "c": {"d": "e"}}
     assert readable_json(plain) == json.dumps(plain, indent=2)
+
+
+def test_the_caption_names_the_machines_of_a_study_resumed_elsewhere() -> None:
+    runs = [_record(f"r{i}", LORA8, i) for i in range(3)] + [_record("full", FULL)]
+    for record, cpu in zip(runs, ("Xeon", "EPYC", "EPYC", "EPYC"), strict=True):
+        record.provenance.update(cpu_model=cpu, gpu_name=None)
+    lines = [line for line in caption_lines(build_table(runs)) if "machines" in line]
+    assert lines == [
+        "Runs from 2 machines (EPYC: 3, Xeon: 1 runs); 1 row(s) mix them. Times compare only "
+        "between runs on one machine (each run's machine: runs.json, provenance)."
+    ]
+    runs[0].provenance["cpu_model"] = "EPYC"
+    assert not any("machines" in line for line in caption_lines(build_table(runs)))

@@ -87,6 +87,7 @@ def caption_lines(table: ReportTable) -> list[str]:
             "< 0.5): the machine was busy with other work, so their times are slower than the "
             "machine's own."
         )
+    lines += _machine_lines(table)
     if table.failed:
         lines.append(f"{table.failed} run(s) failed: see runs.json.")
     if table.running:
@@ -105,3 +106,32 @@ def _shared_machine(run) -> bool:
     if not (cpu and wall) or costs.get("peak_gpu_mb") is not None:
         return False  # recorded before these costs, or a GPU run (its CPU waits on the GPU)
     return cpu / wall < SHARED_BELOW
+
+
+def _machine_lines(table: ReportTable) -> list[str]:
+    """Times and memory compare only between runs on one machine: a study resumed on another
+    (exported, imported, continued) mixes them, and a row on the faster one looks cheaper."""
+    counts = machine_counts([run for row in table.rows for run in row.runs])
+    if len(counts) < 2:
+        return []
+    mixed = sum(len(machine_counts(row.runs)) > 1 for row in table.rows)
+    return [
+        f"{machines_text(counts)}; {mixed} row(s) mix them. Times compare only between runs "
+        "on one machine (each run's machine: runs.json, provenance)."
+    ]
+
+
+def machine_counts(runs: list) -> dict[str, int]:
+    """The machines the runs' costs were measured on (the GPU's name, else the CPU's), with
+    how many runs each, most first; runs recorded without provenance are left out."""
+    names = [
+        (r.provenance or {}).get("gpu_name") or (r.provenance or {}).get("cpu_model") for r in runs
+    ]
+    counts = {name: names.count(name) for name in dict.fromkeys(names) if name}
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def machines_text(counts: dict[str, int]) -> str:
+    """`Runs from 2 machines (AMD EPYC: 3, Xeon: 1 runs)`."""
+    named = ", ".join(f"{name}: {n}" for name, n in counts.items())
+    return f"Runs from {len(counts)} machines ({named} runs)"

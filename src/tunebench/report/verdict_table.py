@@ -15,7 +15,7 @@ from tunebench.report.advice import advice
 from tunebench.report.budget import Budget
 from tunebench.report.cells import Cell
 from tunebench.report.markdown import escape
-from tunebench.report.text import cost_text
+from tunebench.report.text import cost_text, machine_counts, machines_text
 from tunebench.report.trust import cell_marks
 from tunebench.report.verdict import PARETO_COSTS, Choice, TaskVerdict
 
@@ -70,11 +70,22 @@ def _cells(verdict: TaskVerdict, choice: Choice) -> list[str]:
     return [choice.label, quality, p, *costs, n, ", ".join(fronts), notes]
 
 
+def explained(verdict: TaskVerdict, budget: Budget) -> str:
+    """The advice, and a warning where the task's times come from several machines."""
+    counts = machine_counts([r for c in verdict.choices for r in c.row.by_column[c.task]])
+    if len(counts) < 2:
+        return advice(verdict, budget)
+    return (
+        f"{advice(verdict, budget)} {machines_text(counts)}: train times and the time front "
+        "compare rows measured on different machines."
+    )
+
+
 def render_markdown(verdicts: list[TaskVerdict], budget: Budget) -> str:
     parts = []
     for verdict in verdicts:
         headers, cells = rows(verdict)
-        lines = [f"### {escape(verdict.title)}", "", escape(advice(verdict, budget)), ""]
+        lines = [f"### {escape(verdict.title)}", "", escape(explained(verdict, budget)), ""]
         lines.append("| " + " | ".join(headers) + " |")
         lines.append("|---|" + "--:|" * (len(headers) - 3) + "---|---|")
         lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in cells]
@@ -93,7 +104,7 @@ def render_terminal(verdicts: list[TaskVerdict], budget: Budget) -> Group:
             table.add_column(header, justify="left" if index in (0, 8, 9) else "right")
         for row in cells:
             table.add_row(*(Text(c) for c in row))  # Text: labels may hold `[...]`
-        shown += [Text(advice(verdict, budget)), table]
+        shown += [Text(explained(verdict, budget)), table]
     shown.append(Text(LEGEND))
     summary = across.across_tasks(verdicts)
     if summary:
@@ -117,6 +128,7 @@ def to_json(verdicts: list[TaskVerdict], budget: Budget) -> list[dict[str, Any]]
             "metric": v.column.metric,
             "budget": budget.limits(),
             "advice": advice(v, budget),
+            "machines": machine_counts([r for c in v.choices for r in c.row.by_column[c.task]]),
             "best": _choice(v.best) if v.best else None,
             "tied": [_choice(c) for c in v.tied],
             "pareto": {key: [c.label for c in front] for key, front in v.pareto.items()},

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from tunebench.errors import UserError
 from tunebench.report.across import across_markdown
-from tunebench.report.advice import advice
 from tunebench.report.budget import NO_BUDGET
 from tunebench.report.exports import write_csv, write_json, write_parquet
 from tunebench.report.html import render_html
@@ -17,6 +16,7 @@ from tunebench.report.stability import stability_markdown
 from tunebench.report.table import build_tables
 from tunebench.report.transfer import transfer_markdown
 from tunebench.report.verdict import verdicts
+from tunebench.report.verdict_table import explained
 from tunebench.store import stored_runs
 
 
@@ -33,7 +33,7 @@ def write_report(
     tables = build_tables(records, metric)
     name = records[0].study
     found = [verdicts(table, NO_BUDGET) for table in tables]
-    sentences = [advice(v, NO_BUDGET) for per_table in found for v in per_table]
+    sentences = [explained(v, NO_BUDGET) for per_table in found for v in per_table]
     verdict = "## Verdict\n\n" + "".join(f"- {escape(s)}\n" for s in sentences)
     verdict += "\n(`tunebench recommend` adds budgets and each task's costs and Pareto fronts.)\n"
     written = {
