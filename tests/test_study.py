@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from rich.console import Console
 
 from tunebench.store import ResultsStore
@@ -73,6 +74,7 @@ def test_a_real_study_records_metrics_costs_and_provenance(study_file, tmp_path)
         assert record.costs["peak_gpu_mb"] is None  # CPU
         assert record.costs["stopped_seconds"] == 0.0  # nothing stopped the test's process
         assert record.costs["cpu_seconds"] > 0 and record.costs["cpu_threads"] >= 1
+        assert record.costs["flush_denormal"] is torch.set_flush_denormal(False)  # supported
         costs = record.costs
         # MFU's bound below 1 rests on a peak measured on a quiet machine, which CI cannot
         # promise; what it must be is its definition (its FLOP estimate: test_metering.py)

@@ -42,6 +42,7 @@ from tunebench.training.costs import Measured, run_costs, validation_seconds
 from tunebench.training.loop import RunFailed, StepCallback
 from tunebench.training.metrics import separate_examples
 from tunebench.training.optim import make_accelerator
+from tunebench.training.subnormals import subnormals_flushed
 
 
 @dataclass
@@ -64,7 +65,7 @@ def execute(
             return execute(spec, Path(scratch), save_checkpoints, on_step)
     family = family_for(spec.task)
     wall_started, cpu_started = time.perf_counter(), time.process_time()
-    with metering.PeakHostMemory() as host_memory:
+    with metering.PeakHostMemory() as host_memory, subnormals_flushed() as flushed:
         accelerator = make_accelerator(spec.training or TrainingConfig())
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
@@ -96,6 +97,7 @@ def execute(
         "stopped_seconds": stopped_since(wall_started),  # left out of the times above
         "cpu_seconds": time.process_time() - cpu_started,  # with cpu_threads: a busy machine
         "cpu_threads": torch.get_num_threads(),
+        "flush_denormal": flushed,  # subnormal floats read and written as zero (CPU)
     }
     return RunOutcome(result.metrics, {**costs, **result.costs, **machine}, history)
 
