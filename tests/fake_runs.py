@@ -90,6 +90,8 @@ def store_runs(folder, records: list[RunRecord]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with ResultsStore(folder / "results.sqlite") as store:
         for r in records:
-            new = NewRun(r.run_id, r.study, r.backbone, r.task, r.method, r.seed, r.config, {})
+            new = NewRun(
+                r.run_id, r.study, r.backbone, r.task, r.method, r.seed, r.config, r.provenance
+            )
             store.claim(new, this_process())
             store.finish(r.run_id, "completed", r.metrics, r.costs, r.history)

@@ -22,10 +22,12 @@ from tunebench.plan.predict import (
     Prediction,
     _eval_seconds,
     _train_seconds,
+    predict,
     scaled_parts,
     step_time,
 )
 from tunebench.plan.probe import PROBE_ROWS, Probe, other_work, probe_spec
+from tunebench.provenance import collect_provenance
 from tunebench.records import RunRecord
 from tunebench.study.expand import expand
 from tunebench.study.load import load_study
@@ -328,3 +330,19 @@ def test_the_plan_says_which_predictions_come_from_probes_on_a_busy_machine(tiny
     )
     assert "--reprobe" in line
     assert "--reprobe" not in summary(idle + old, 1, "local")
+
+
+def test_other_seeds_recorded_on_another_machine_predict_with_its_name(tiny_assets, tmp_path):
+    study = _study(tiny_assets, tmp_path)
+    specs, out = expand(load_study(study)), tmp_path / "out"
+    elsewhere = {**_fake(specs[0].run_id), "config": specs[0].flat()}
+    store_runs(out, [RunRecord(**{**elsewhere, "provenance": {"cpu_model": "Other CPU"}})])
+    seed_1 = predict(specs, out, 1, run_probes=False)[1]
+    assert (seed_1.source, seed_1.measured_on) == ("measured elsewhere", "Other CPU")
+    assert seed_1.costs["train_seconds"] == 1.0  # still the best guess there is
+    assert "1 run(s) predicted from their other seeds, recorded on another machine (Other CPU)" in (
+        summary([seed_1], 1, "local")
+    )
+    (out / "results.sqlite").unlink()
+    store_runs(out, [RunRecord(**{**elsewhere, "provenance": collect_provenance()})])
+    assert predict(specs, out, 1, run_probes=False)[1].source == "measured"

@@ -16,6 +16,13 @@ from typing import Any
 
 from tunebench.training.config import with_added_defaults
 
+
+def machine_name(provenance: dict[str, Any]) -> str | None:
+    """The accelerator a run's costs were measured on: its GPU's name, else its CPU's (None
+    for a record without either)."""
+    return provenance.get("gpu_name") or provenance.get("cpu_model")
+
+
 COLUMNS = (
     "run_id, study, status, reason, backbone, task, method, seed, "
     "config, metrics, costs, provenance, history, started_at, finished_at"

@@ -109,6 +109,13 @@ def summary(predictions: list[Prediction], workers: int, executor: str) -> str:
         )
     if busy := _busy_probes(pending):
         lines.append(busy)
+    if elsewhere := sorted({p.measured_on for p in pending if p.measured_on}):
+        count = sum(p.measured_on is not None for p in pending)
+        lines.append(
+            f"{count} run(s) predicted from their other seeds, recorded on another machine "
+            f"({', '.join(elsewhere)}): this one may be faster or slower (`tunebench plan` "
+            "prints each run's source)."
+        )
     if too_big:
         lines.append(
             f"{len(too_big)} run(s) may not fit: predicted peak × {workers} > "
@@ -164,6 +171,7 @@ def _record(prediction: Prediction, workers: int) -> dict[str, Any]:
         "run_id": prediction.spec.run_id,
         "label": prediction.spec.label(),
         "source": prediction.source,
+        "measured_on": prediction.measured_on,
         **prediction.costs,
         "probe_other_cores": prediction.other_cores,
         "fits": fits(prediction, workers),

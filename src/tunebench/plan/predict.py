@@ -3,7 +3,9 @@
 In order of trust:
 - `done`: the run is completed in the study's store; its recorded costs are shown and it costs
   nothing more.
-- `measured`: runs of the same config with other seeds are in the store: their mean.
+- `measured`: runs of the same config with other seeds are in the store: their mean (of those
+  recorded on this machine; `measured elsewhere` where all were recorded on another CPU or GPU
+  model, named in `measured_on`: a study exported and resumed elsewhere).
 - `probe`: the run's probe (probe.py) scaled to the run's own data and settings — training:
   the run's optimiser steps (its training rows over the batch size and gradient accumulation,
   times its epochs) at the probe's warm step time for the run's mean padded tokens per step
@@ -29,7 +31,8 @@ from typing import Any
 from tunebench.families.registry import family_for
 from tunebench.plan.lengths import TokenCounts, extra_activation_mb, run_tokens
 from tunebench.plan.probe import Probe, probe_key, probes
-from tunebench.records import RunRecord
+from tunebench.provenance import collect_provenance
+from tunebench.records import RunRecord, machine_name
 from tunebench.store import stored_runs
 from tunebench.study.spec import RunSpec
 from tunebench.training.config import TrainingConfig
@@ -57,6 +60,8 @@ class Prediction:
     however many runs share it)."""
     other_cores: float | None = None
     """How many cores other work kept busy while the probe ran (`Probe.other_cores`)."""
+    measured_on: str | None = None
+    """The other machine whose runs a `measured elsewhere` prediction averages."""
 
     @property
     def pending(self) -> bool:
@@ -87,13 +92,24 @@ def predict(
         if spec.run_id in by_id:
             predictions.append(Prediction(spec, "done", _costs([by_id[spec.run_id]])))
         elif (same := by_config.get(_without_seed(spec.flat()))) is not None:
-            predictions.append(Prediction(spec, "measured", _costs(same)))
+            predictions.append(_measured(spec, same))
         elif (probe := found.get(key := probe_key(spec, threads))) is not None:
             prediction = _from_probe(spec, probe)
             predictions.append(replace(prediction, probe_key=key if key in ran_now else None))
         else:
             predictions.append(Prediction(spec, "unknown", dict.fromkeys(COSTS)))
     return predictions
+
+
+def _measured(spec: RunSpec, same: list[RunRecord]) -> Prediction:
+    """The mean costs of the config's other seeds, those recorded on this machine if any (a
+    record that names no machine counts as this one's)."""
+    here = machine_name(collect_provenance())
+    names = [machine_name(r.provenance or {}) for r in same]
+    local = [r for r, name in zip(same, names, strict=True) if name in (here, None)]
+    if local:
+        return Prediction(spec, "measured", _costs(local))
+    return Prediction(spec, "measured elsewhere", _costs(same), measured_on=names[0])
 
 
 def _completed(folder: Path | None) -> list[RunRecord]:

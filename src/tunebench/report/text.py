@@ -3,6 +3,7 @@ step times, and the caption that says what the marks mean and what is missing.""
 
 from __future__ import annotations
 
+from tunebench.records import machine_name
 from tunebench.report.cells import Cell
 from tunebench.report.table import ReportTable
 
@@ -124,9 +125,7 @@ def _machine_lines(table: ReportTable) -> list[str]:
 def machine_counts(runs: list) -> dict[str, int]:
     """The machines the runs' costs were measured on (the GPU's name, else the CPU's), with
     how many runs each, most first; runs recorded without provenance are left out."""
-    names = [
-        (r.provenance or {}).get("gpu_name") or (r.provenance or {}).get("cpu_model") for r in runs
-    ]
+    names = [machine_name(r.provenance or {}) for r in runs]
     counts = {name: names.count(name) for name in dict.fromkeys(names) if name}
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
