@@ -70,9 +70,14 @@ def _cells(verdict: TaskVerdict, choice: Choice) -> list[str]:
     return [choice.label, quality, p, *costs, n, ", ".join(fronts), notes]
 
 
+def task_machines(verdict: TaskVerdict) -> dict[str, int]:
+    """The machines the task's runs were measured on, with their run counts."""
+    return machine_counts([r for c in verdict.choices for r in c.row.by_column[c.task]])
+
+
 def explained(verdict: TaskVerdict, budget: Budget) -> str:
     """The advice, and a warning where the task's times come from several machines."""
-    counts = machine_counts([r for c in verdict.choices for r in c.row.by_column[c.task]])
+    counts = task_machines(verdict)
     if len(counts) < 2:
         return advice(verdict, budget)
     return (
@@ -128,7 +133,7 @@ def to_json(verdicts: list[TaskVerdict], budget: Budget) -> list[dict[str, Any]]
             "metric": v.column.metric,
             "budget": budget.limits(),
             "advice": advice(v, budget),
-            "machines": machine_counts([r for c in v.choices for r in c.row.by_column[c.task]]),
+            "machines": task_machines(v),
             "best": _choice(v.best) if v.best else None,
             "tied": [_choice(c) for c in v.tied],
             "pareto": {key: [c.label for c in front] for key, front in v.pareto.items()},
