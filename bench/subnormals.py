@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest.mock import patch
 
 import torch
 
 from tunebench.provenance import collect_provenance
+from tunebench.study import run_path
 from tunebench.study.run_path import execute
 from tunebench.study.spec import RunSpec
 from tunebench.training.metrics import separate_examples
@@ -37,12 +40,15 @@ def recorded_run(runs_file: Path, wanted: str) -> dict:
 
 
 def side(spec: RunSpec, flush: bool) -> dict:
-    """One rerun: its train seconds, losses and test metrics (per-example values left out)."""
-    torch.set_flush_denormal(flush)
-    try:
+    """One rerun: its train seconds, losses and test metrics (per-example values left out).
+    The run path flushes subnormals (training/subnormals.py); the plain side runs it with
+    IEEE subnormals, as runs recorded before 2026-12-08 did."""
+    if flush:
         outcome = execute(spec)
-    finally:
-        torch.set_flush_denormal(False)
+    else:
+        with patch.object(run_path, "subnormals_flushed", lambda: nullcontext(False)):
+            outcome = execute(spec)
+    assert outcome.costs["flush_denormal"] is flush
     test = separate_examples(outcome.metrics)["test"]
     return {
         "train_seconds": outcome.costs["train_seconds"],
